@@ -1,0 +1,1 @@
+"""Pipeline configs (one YAML per pipeline), their schema, and stack definitions."""

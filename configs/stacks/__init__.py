@@ -1,0 +1,122 @@
+"""Stacks are files: register the stack described in configs/stacks/<name>.yaml idempotently."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from steps.errors import DataError
+from steps.paths import state_dir
+
+STACKS_DIR = Path(__file__).resolve().parent
+_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+
+
+def _expand(value: Any) -> Any:
+    """Replace ${VAR} with the environment's value; RETAIL_MLOPS_HOME defaults to the state dir.
+
+    Raises:
+        DataError: If a referenced variable is unset (secrets and hosts never live in YAML).
+    """
+    if isinstance(value, dict):
+        return {k: _expand(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name == "RETAIL_MLOPS_HOME":
+            return os.environ.get(name) or str(state_dir())
+        if name not in os.environ:
+            raise DataError(f"stack config needs environment variable {name}")
+        return os.environ[name]
+
+    return _VAR.sub(sub, value)
+
+
+def load_stack_file(name: str) -> dict[str, Any]:
+    """Read and expand configs/stacks/<name>.yaml.
+
+    Raises:
+        DataError: If no such stack file exists.
+    """
+    path = STACKS_DIR / f"{name}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in STACKS_DIR.glob("*.yaml")))
+        raise DataError(f"no stack file {path.name} (known stacks: {known})")
+    return dict(_expand(yaml.safe_load(path.read_text())))
+
+
+def ensure_mlflow_experiments(tracking_uri: str, artifact_root: str, names: list[str]) -> None:
+    """Create each experiment with its artifact location under `artifact_root` if missing."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    Path(artifact_root).mkdir(parents=True, exist_ok=True)
+    for exp in names:
+        if client.get_experiment_by_name(exp) is None:
+            client.create_experiment(exp, artifact_location=Path(artifact_root, exp).as_uri())
+
+
+def register_stack(name: str = "local", activate: bool = True) -> str:
+    """Register (or update) the stack described in configs/stacks/<name>.yaml; idempotent.
+
+    Args:
+        name: Stack file name without `.yaml`; also the ZenML stack name.
+        activate: Make it the active stack.
+
+    Returns:
+        The stack name.
+    """
+    from zenml.client import Client
+    from zenml.enums import StackComponentType
+
+    spec = load_stack_file(name)
+    client = Client()
+    if client.root is None:
+        from steps.paths import PROJECT_ROOT
+
+        Client.initialize(root=PROJECT_ROOT)
+    components: dict[StackComponentType, str] = {}
+    for type_name, comp in spec["components"].items():
+        ctype = StackComponentType(type_name)
+        config = comp.get("configuration") or {}
+        if "path" in config:
+            Path(config["path"]).mkdir(parents=True, exist_ok=True)
+        if "tracking_uri" in config and config["tracking_uri"].startswith("sqlite:///"):
+            Path(config["tracking_uri"].removeprefix("sqlite:///")).parent.mkdir(
+                parents=True, exist_ok=True
+            )
+        try:
+            existing = client.get_stack_component(ctype, comp["name"], allow_name_prefix_match=False)
+        except KeyError:
+            existing = None
+        if existing is None:
+            client.create_stack_component(comp["name"], comp["flavor"], ctype, config)
+        elif existing.flavor_name != comp["flavor"]:
+            raise DataError(
+                f"component {comp['name']!r} exists with flavor {existing.flavor_name!r}, "
+                f"stack file wants {comp['flavor']!r}"
+            )
+        elif config and dict(existing.configuration) != {**existing.configuration, **config}:
+            client.update_stack_component(comp["name"], ctype, configuration=config)
+        components[ctype] = comp["name"]
+    try:
+        client.get_stack(spec["name"], allow_name_prefix_match=False)
+        client.update_stack(spec["name"], component_updates={k: [v] for k, v in components.items()})
+    except KeyError:
+        client.create_stack(spec["name"], components=components)  # type: ignore[arg-type]
+    if activate:
+        client.activate_stack(spec["name"])
+    mlflow_spec = spec.get("mlflow")
+    tracker = spec["components"].get("experiment_tracker", {})
+    uri = (tracker.get("configuration") or {}).get("tracking_uri")
+    if mlflow_spec and uri:
+        ensure_mlflow_experiments(uri, mlflow_spec["artifact_root"], mlflow_spec["experiments"])
+    return str(spec["name"])

@@ -1,0 +1,1 @@
+"""ZenML steps of the retail pipelines; the logic sits in plain modules beside each step."""

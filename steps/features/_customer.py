@@ -1,0 +1,191 @@
+"""Customer features and churn labels as of a cutoff, from invoice lines before it only.
+
+Leak-free by construction: every feature for cutoff t is computed from orders dated strictly
+before t; the label looks only at the `horizon_days` after t.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from steps.errors import DataError
+
+FEATURE_COLUMNS = [
+    # the seed's customer_features
+    "total_orders",
+    "total_spent",
+    "avg_order_value",
+    "days_since_last_order",
+    "prev_order_amount",
+    # temporal
+    "tenure_days",
+    "mean_days_between_orders",
+    "last_order_dow",
+    "cutoff_month",
+    # rolling (past-only windows)
+    "spend_30d",
+    "spend_90d",
+    "orders_90d",
+    # aggregation
+    "order_value_std",
+    "order_value_min",
+    "order_value_max",
+    "distinct_items",
+    # interaction
+    "spend_per_tenure_day",
+    "spend_90d_share",
+    "orders_per_month",
+    "recency_x_frequency",
+    "is_uk",
+]
+
+
+def orders_from_lines(lines: pd.DataFrame) -> pd.DataFrame:
+    """Collapse clean invoice lines into one row per order (customer, invoice).
+
+    Raises:
+        DataError: If a required column is missing.
+    """
+    needed = {"customer_id", "invoice", "invoice_date", "amount", "stock_code", "country"}
+    missing = needed - set(lines.columns)
+    if missing:
+        raise DataError(f"invoice lines lack column(s): {', '.join(sorted(missing))}")
+    grouped = lines.groupby(["customer_id", "invoice"], sort=False, observed=True)
+    orders = grouped.agg(
+        order_date=("invoice_date", "min"),
+        order_value=("amount", "sum"),
+        n_items=("stock_code", "nunique"),
+        country=("country", "first"),
+    ).reset_index()
+    return orders.sort_values(["customer_id", "order_date"], kind="stable").reset_index(drop=True)
+
+
+def customer_features(
+    orders: pd.DataFrame,
+    lines: pd.DataFrame | None,
+    cutoff: pd.Timestamp,
+    active_window_days: int = 365,
+) -> pd.DataFrame:
+    """Features per customer with an order in the `active_window_days` before `cutoff`.
+
+    Args:
+        orders: Output of `orders_from_lines`.
+        lines: Clean invoice lines, for distinct items; None skips that feature (set to 0).
+        cutoff: The as-of time; only orders strictly before it are used.
+        active_window_days: A customer is scored only if active within this window.
+
+    Returns:
+        One row per customer: `customer_id`, `cutoff` and `FEATURE_COLUMNS`.
+    """
+    cutoff = pd.Timestamp(cutoff)
+    past = orders[orders["order_date"] < cutoff]
+    last_date = past.groupby("customer_id", observed=True)["order_date"].max()
+    active = last_date[last_date >= cutoff - pd.Timedelta(days=active_window_days)].index
+    past = past[past["customer_id"].isin(active)]
+    if past.empty:
+        return pd.DataFrame(columns=["customer_id", "cutoff", *FEATURE_COLUMNS])
+
+    g = past.groupby("customer_id", observed=True)
+    feats = g.agg(
+        total_orders=("invoice", "nunique"),
+        total_spent=("order_value", "sum"),
+        order_value_std=("order_value", "std"),
+        order_value_min=("order_value", "min"),
+        order_value_max=("order_value", "max"),
+        first_order=("order_date", "min"),
+        last_order=("order_date", "max"),
+        country=("country", "last"),
+    )
+    # past is sorted by date within customer, so last() is the most recent order
+    feats["prev_order_amount"] = g["order_value"].last()
+    feats["avg_order_value"] = feats["total_spent"] / feats["total_orders"]
+    days = lambda td: td.dt.total_seconds() / 86400.0  # noqa: E731
+    feats["days_since_last_order"] = days(cutoff - feats["last_order"])
+    feats["tenure_days"] = days(cutoff - feats["first_order"])
+    span = days(feats["last_order"] - feats["first_order"])
+    feats["mean_days_between_orders"] = np.where(
+        feats["total_orders"] > 1, span / (feats["total_orders"] - 1).clip(lower=1), np.nan
+    )
+    feats["last_order_dow"] = feats["last_order"].dt.dayofweek
+    feats["cutoff_month"] = cutoff.month
+
+    for window, col in ((30, "spend_30d"), (90, "spend_90d")):
+        recent = past[past["order_date"] >= cutoff - pd.Timedelta(days=window)]
+        feats[col] = recent.groupby("customer_id", observed=True)["order_value"].sum()
+    recent90 = past[past["order_date"] >= cutoff - pd.Timedelta(days=90)]
+    feats["orders_90d"] = recent90.groupby("customer_id", observed=True)["invoice"].nunique()
+    feats[["spend_30d", "spend_90d", "orders_90d"]] = feats[
+        ["spend_30d", "spend_90d", "orders_90d"]
+    ].fillna(0.0)
+
+    if lines is not None:
+        lp = lines[(lines["invoice_date"] < cutoff) & lines["customer_id"].isin(active)]
+        feats["distinct_items"] = lp.groupby("customer_id", observed=True)["stock_code"].nunique()
+    else:
+        feats["distinct_items"] = 0
+    feats["distinct_items"] = feats["distinct_items"].fillna(0)
+
+    tenure = feats["tenure_days"].clip(lower=1.0)
+    feats["spend_per_tenure_day"] = feats["total_spent"] / tenure
+    feats["spend_90d_share"] = feats["spend_90d"] / feats["total_spent"].where(
+        feats["total_spent"] > 0
+    )
+    feats["orders_per_month"] = feats["total_orders"] / (tenure / 30.0).clip(lower=1.0)
+    feats["recency_x_frequency"] = feats["days_since_last_order"] * feats["orders_per_month"]
+    feats["is_uk"] = (feats["country"] == "United Kingdom").astype(int)
+
+    out = feats.reset_index()
+    out["cutoff"] = cutoff
+    out = out[["customer_id", "cutoff", *FEATURE_COLUMNS]]
+    return out.astype({c: "float64" for c in FEATURE_COLUMNS})
+
+
+def churn_labels(orders: pd.DataFrame, customers: Iterable[str], cutoff: pd.Timestamp,
+                 horizon_days: int = 90) -> pd.Series:
+    """1 if the customer places no order in [cutoff, cutoff + horizon_days), else 0."""
+    cutoff = pd.Timestamp(cutoff)
+    end = cutoff + pd.Timedelta(days=horizon_days)
+    window = orders[(orders["order_date"] >= cutoff) & (orders["order_date"] < end)]
+    buyers = set(window["customer_id"])
+    ids = list(customers)
+    return pd.Series([0 if c in buyers else 1 for c in ids], index=ids, name="churned")
+
+
+def build_churn_dataset(
+    lines: pd.DataFrame,
+    cutoffs: Iterable[pd.Timestamp | str],
+    horizon_days: int = 90,
+    active_window_days: int = 365,
+) -> pd.DataFrame:
+    """Stack features and labels for several cutoffs into one training table.
+
+    Raises:
+        DataError: If a cutoff leaves too little data after it to observe the label.
+    """
+    orders = orders_from_lines(lines)
+    data_end = lines["invoice_date"].max()
+    frames = []
+    for raw_cutoff in cutoffs:
+        cutoff = pd.Timestamp(raw_cutoff)
+        if cutoff + pd.Timedelta(days=horizon_days) > data_end + pd.Timedelta(days=1):
+            raise DataError(
+                f"cutoff {cutoff.date()} + {horizon_days} days is past the data's end "
+                f"({data_end.date()}): its labels cannot be observed"
+            )
+        feats = customer_features(orders, lines, cutoff, active_window_days)
+        if feats.empty:
+            continue
+        labels = churn_labels(orders, feats["customer_id"], cutoff, horizon_days)
+        feats["churned"] = labels.to_numpy()
+        frames.append(feats)
+    if not frames:
+        raise DataError("no customers are active before any of the configured cutoffs")
+    return pd.concat(frames, ignore_index=True)
+
+
+def monthly_cutoffs(start: str, end: str) -> list[pd.Timestamp]:
+    """First-of-month cutoffs from `start` to `end`, inclusive."""
+    return list(pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="MS"))

@@ -1,0 +1,31 @@
+"""Artifact, model and pipeline names shared between pipelines (the contract between them)."""
+
+from enum import StrEnum
+
+
+class A(StrEnum):
+    """Artifact names."""
+
+    RAW_TRANSACTIONS = "raw_transactions"
+    TRANSACTIONS = "transactions"
+    QUARANTINE = "quarantine"
+    TRAIN_SET = "train_set"
+    VALID_SET = "valid_set"
+    TEST_SET = "test_set"
+    MODEL = "model"
+    MODEL_URI = "mlflow_model_uri"
+    METRICS = "metrics"
+    REFERENCE_FEATURES = "reference_features"
+    REFERENCE_PREDICTIONS = "reference_predictions"
+    PROMOTION = "promotion"
+    SCORING_FEATURES = "scoring_features"
+    PREDICTIONS = "predictions"
+    DRIFT_REPORT = "drift_report"
+    DRIFT_SUMMARY = "drift_summary"
+    GATE_RESULT = "gate_result"
+
+
+MODEL_NAME = "churn_classifier"  # ZenML Model, MLflow registered model and Bento model share it
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+EXPERIMENT_TRACKER = "mlflow_tracker"  # stack component name the YAML configs bind steps to
