@@ -114,6 +114,20 @@ def rollback(name: str) -> int:
     return history[-1]
 
 
+def zenml_version_for(name: str, mlflow_version: int) -> Any | None:
+    """The ZenML model version whose metadata links it to `mlflow_version`, or None."""
+    from zenml.client import Client
+
+    try:
+        versions = Client().list_model_versions(model=name, size=1000)
+    except KeyError:
+        return None
+    for mv in versions.items:
+        if str((mv.run_metadata or {}).get(MLFLOW_VERSION_KEY)) == str(mlflow_version):
+            return mv
+    return None
+
+
 def sync_zenml_stage(name: str, mlflow_version: int) -> str | None:
     """Give the ZenML model version linked to `mlflow_version` the production stage.
 
@@ -124,15 +138,9 @@ def sync_zenml_stage(name: str, mlflow_version: int) -> str | None:
     from zenml.client import Client
     from zenml.enums import ModelStages
 
-    client = Client()
-    try:
-        versions = client.list_model_versions(model_name_or_id=name, size=1000)
-    except KeyError:
+    mv = zenml_version_for(name, mlflow_version)
+    if mv is None:
         return None
-    for mv in versions.items:
-        meta = mv.run_metadata or {}
-        if str(meta.get(MLFLOW_VERSION_KEY)) == str(mlflow_version):
-            if mv.stage != ModelStages.PRODUCTION.value:
-                client.update_model_version(name, mv.id, stage=ModelStages.PRODUCTION, force=True)
-            return str(mv.name)
-    return None
+    if mv.stage != ModelStages.PRODUCTION.value:
+        Client().update_model_version(name, mv.id, stage=ModelStages.PRODUCTION, force=True)
+    return str(mv.name)

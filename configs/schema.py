@@ -1,0 +1,133 @@
+"""Pydantic schemas for each pipeline YAML; a typo fails with the file path, before a run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from steps.errors import DataError
+from steps.ingest._sources import Source
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChurnTrainingParams(_Strict):
+    """`parameters:` of churn_training."""
+
+    source: Source
+    test_cutoff: dt.date
+
+
+class BuildChurnDatasetParams(_Strict):
+    """`steps.build_churn_dataset.parameters`."""
+
+    first_cutoff: dt.date
+    last_train_cutoff: dt.date
+    horizon_days: int = Field(90, ge=1, le=365)
+    active_window_days: int = Field(3650, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BuildChurnDatasetParams:
+        if self.first_cutoff > self.last_train_cutoff:
+            raise ValueError("first_cutoff must not be after last_train_cutoff")
+        return self
+
+
+class TrainParams(_Strict):
+    """`steps.train_churn_model.parameters`."""
+
+    n_estimators: int = Field(3000, ge=1)
+    learning_rate: float = Field(0.02, gt=0, le=1)
+    max_depth: int = Field(2, ge=1, le=16)
+    min_child_weight: float = Field(5.0, ge=0)
+    subsample: float = Field(0.8, gt=0, le=1)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    early_stopping_rounds: int = Field(100, ge=1)
+
+
+class ChurnBatchInferenceParams(_Strict):
+    """`parameters:` of churn_batch_inference."""
+
+    source: Source
+    scoring_cutoff: dt.date
+
+
+class DriftReportParams(_Strict):
+    """`steps.build_drift_report.parameters`."""
+
+    method: str = "wasserstein"
+    threshold: float = Field(0.1, gt=0)
+    max_reference_rows: int = Field(20_000, ge=100)
+
+
+class CheckDriftParams(_Strict):
+    """`steps.check_drift.parameters`."""
+
+    max_drift_share: float = Field(0.5, ge=0, le=1)
+    max_prediction_ks: float = Field(0.2, ge=0, le=1)
+    fail_on_feature_drift: bool = False
+    fail_on_prediction_drift: bool = True
+
+
+PIPELINE_PARAMS: dict[str, type[BaseModel]] = {
+    "churn_training": ChurnTrainingParams,
+    "churn_batch_inference": ChurnBatchInferenceParams,
+}
+STEP_PARAMS: dict[str, type[BaseModel]] = {
+    "build_churn_dataset": BuildChurnDatasetParams,
+    "train_churn_model": TrainParams,
+    "build_drift_report": DriftReportParams,
+    "check_drift": CheckDriftParams,
+}
+TOP_KEYS = {"settings", "model", "parameters", "steps", "extra", "enable_cache", "run_name"}
+
+
+def pipeline_for(path: Path) -> str:
+    """Pipeline name from a config file name: `churn_training.dev.yaml` -> `churn_training`."""
+    return path.name.split(".")[0]
+
+
+def validate_config(raw: dict[str, Any], pipeline: str, origin: str) -> None:
+    """Validate a loaded pipeline YAML.
+
+    Raises:
+        DataError: With the file and the first problem.
+    """
+    unknown = set(raw) - TOP_KEYS
+    if unknown:
+        raise DataError(f"{origin}: unknown top-level key(s) {', '.join(sorted(unknown))}")
+    try:
+        PIPELINE_PARAMS[pipeline](**(raw.get("parameters") or {}))
+        for step_name, step_cfg in (raw.get("steps") or {}).items():
+            model = STEP_PARAMS.get(step_name)
+            if model is not None:
+                model(**((step_cfg or {}).get("parameters") or {}))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise DataError(f"{origin}: {where}: {err['msg']}") from exc
+
+
+def validate_config_file(path: Path, pipeline: str | None = None) -> dict[str, Any]:
+    """Load and validate a pipeline YAML; return it.
+
+    Raises:
+        DataError: If the file is missing, not YAML, or does not match the schema.
+    """
+    if not path.exists():
+        raise DataError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise DataError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+    name = pipeline or pipeline_for(path)
+    if name not in PIPELINE_PARAMS:
+        raise DataError(f"{path}: no pipeline named {name!r}")
+    validate_config(raw, name, str(path))
+    return dict(raw)

@@ -1,0 +1,52 @@
+"""Store an XGBoost classifier in XGBoost's own UBJSON format (no pickle)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any, ClassVar
+
+import xgboost as xgb
+from zenml.enums import ArtifactType
+from zenml.materializers.base_materializer import BaseMaterializer
+from zenml.metadata.metadata_types import MetadataType
+
+FILENAME = "model.ubj"
+
+
+class XGBClassifierMaterializer(BaseMaterializer):
+    """Save/load `xgboost.XGBClassifier` with `save_model`/`load_model` (UBJSON)."""
+
+    ASSOCIATED_TYPES: ClassVar[tuple[type[Any], ...]] = (xgb.XGBClassifier,)
+    ASSOCIATED_ARTIFACT_TYPE: ClassVar[ArtifactType] = ArtifactType.MODEL
+
+    def load(self, data_type: type[Any]) -> xgb.XGBClassifier:
+        """Read the model file from the artifact store into a fresh classifier."""
+        model = xgb.XGBClassifier()
+        with tempfile.TemporaryDirectory() as tmp:
+            local = os.path.join(tmp, FILENAME)
+            with self.artifact_store.open(os.path.join(self.uri, FILENAME), "rb") as src, open(
+                local, "wb"
+            ) as dst:
+                dst.write(src.read())
+            model.load_model(local)
+        return model
+
+    def save(self, data: xgb.XGBClassifier) -> None:
+        """Write the model in UBJSON through the artifact store."""
+        with tempfile.TemporaryDirectory() as tmp:
+            local = os.path.join(tmp, FILENAME)
+            data.save_model(local)
+            with open(local, "rb") as src, self.artifact_store.open(
+                os.path.join(self.uri, FILENAME), "wb"
+            ) as dst:
+                dst.write(src.read())
+
+    def extract_metadata(self, data: xgb.XGBClassifier) -> dict[str, MetadataType]:
+        """Number of trees, features, and the early-stopping iteration."""
+        booster = data.get_booster()
+        return {
+            "n_trees": int(booster.num_boosted_rounds()),
+            "n_features": len(booster.feature_names or []),
+            "best_iteration": int(getattr(data, "best_iteration", -1) or -1),
+        }

@@ -1,0 +1,1 @@
+"""Pipelines: composition only; the steps hold the work."""

@@ -1,0 +1,221 @@
+"""Command line for the retail pipelines: run them, manage the registry, register stacks."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+# Project-local ZenML state unless the user points elsewhere; no telemetry from a CLI run.
+os.environ.setdefault("ZENML_CONFIG_PATH", str(ROOT / ".state" / "zenml"))
+os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+import click  # noqa: E402
+
+PIPELINES = {
+    "churn_training": "pipelines.churn_training",
+    "churn_batch_inference": "pipelines.churn_batch_inference",
+}
+MAIN_FLOW = ["churn_training", "churn_batch_inference"]
+
+EXAMPLES = """
+\b
+Examples:
+  python run.py main                                   # the whole flow on the full data
+  python run.py churn_training --config configs/churn_training.dev.yaml --no-cache
+  python run.py churn_batch_inference
+  python run.py promote --version 3                    # make v3 the champion
+  python run.py rollback                               # champion back to the previous one
+  python run.py stack register local                   # (re)register a stack file
+"""
+
+
+def _user_error(exc: BaseException) -> str | None:
+    """The one-line message of a user mistake anywhere in the exception chain, if any."""
+    from steps.errors import DataError
+
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, DataError | FileNotFoundError):
+            return str(cur)
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def _fail(exc: BaseException) -> None:
+    msg = _user_error(exc)
+    if msg is None and isinstance(exc, RuntimeError) and str(exc).startswith("drift gate"):
+        msg = str(exc)
+    if msg is None:
+        raise exc
+    click.echo(f"error: {msg}", err=True)
+    sys.exit(2)
+
+
+def _ensure_stack() -> None:
+    """Register the local stack file if no 'local' stack exists yet; keep MLflow ready."""
+    from zenml.client import Client
+
+    from configs.stacks import register_stack
+
+    client = Client()
+    try:
+        client.get_stack("local", allow_name_prefix_match=False)
+        if client.active_stack_model.name == "local":
+            register_stack("local")  # idempotent; re-creates MLflow experiments if wiped
+    except KeyError:
+        register_stack("local")
+
+
+def run_pipeline(name: str, config: str | None, no_cache: bool) -> Any:
+    """Run one pipeline with its YAML config; returns the pipeline run."""
+    import importlib
+
+    from configs.schema import validate_config_file
+
+    config_path = Path(config) if config else ROOT / "configs" / f"{name}.yaml"
+    validate_config_file(config_path, name)
+    _ensure_stack()
+    module = importlib.import_module(PIPELINES[name])
+    pipe = getattr(module, name)
+    options: dict[str, Any] = {"config_path": str(config_path)}
+    if no_cache:
+        options["enable_cache"] = False
+    return pipe.with_options(**options)()
+
+
+@click.group(help="Retail MLOps pipelines on ZenML, MLflow, Evidently, BentoML and Feast.\n"
+             + EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Entry point."""
+
+
+def _pipeline_command(name: str) -> None:
+    @cli.command(name=name, help=f"Run the {name} pipeline (default config "
+                 f"configs/{name}.yaml).")
+    @click.option("--config", type=click.Path(dir_okay=False), default=None,
+                  help="Pipeline YAML (e.g. the .dev variant).")
+    @click.option("--no-cache", is_flag=True, help="Re-run every step.")
+    def command(config: str | None, no_cache: bool) -> None:
+        try:
+            run_pipeline(name, config, no_cache)
+        except Exception as exc:  # noqa: BLE001 - user errors become one line, others re-raise
+            _fail(exc)
+
+
+for _name in PIPELINES:
+    _pipeline_command(_name)
+
+
+@cli.command(help="The main flow on the full data: churn_training then churn_batch_inference.")
+@click.option("--dev", is_flag=True, help="Use the .dev configs (the committed subset).")
+@click.option("--no-cache", is_flag=True)
+def main(dev: bool, no_cache: bool) -> None:
+    """Run every pipeline of the main flow and say where to look."""
+    try:
+        for name in MAIN_FLOW:
+            cfg = ROOT / "configs" / f"{name}{'.dev' if dev else ''}.yaml"
+            run_pipeline(name, str(cfg), no_cache)
+        click.echo(where_to_look())
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+
+
+def where_to_look() -> str:
+    """A short guide to the outputs of the main flow."""
+    from steps.names import CHAMPION, MODEL_NAME
+    from steps.paths import state_dir
+    from steps.registry._registry import alias_version, configure_mlflow_from_stack
+
+    uri = configure_mlflow_from_stack()
+    state = state_dir()
+    return "\n".join([
+        "",
+        "Done. Where to look:",
+        f"  ZenML runs:       ZENML_CONFIG_PATH={os.environ['ZENML_CONFIG_PATH']} "
+        "uv run zenml pipeline runs list",
+        f"  MLflow UI:        uv run mlflow ui --backend-store-uri {uri}",
+        f"  Registered model: {MODEL_NAME}, champion = v{alias_version(MODEL_NAME, CHAMPION)}",
+        f"  Predictions:      {state / 'predictions' / 'churn_predictions.parquet'} "
+        f"(+ DuckDB {state / 'predictions' / 'predictions.duckdb'})",
+        "  Drift report:     the build_drift_report step's visualisation in the ZenML dashboard "
+        "(uv run zenml login --local), or: uv run python run.py drift-report",
+    ])
+
+
+@cli.command(help="Make MLflow version N the champion (and its ZenML model version production).")
+@click.option("--version", "version", type=click.IntRange(min=1), required=True)
+def promote(version: int) -> None:
+    """Promote a version by hand."""
+    from steps.names import MODEL_NAME
+    from steps.registry import _registry
+
+    try:
+        _ensure_stack()
+        _registry.configure_mlflow_from_stack()
+        previous = _registry.promote(MODEL_NAME, version)
+        click.echo(f"{MODEL_NAME}: champion v{previous or '-'} -> v{version}")
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+
+
+@cli.command(help="Move the champion back to the version that held it before.")
+def rollback() -> None:
+    """Roll back the champion alias (and the ZenML production stage)."""
+    from steps.names import MODEL_NAME
+    from steps.registry import _registry
+
+    try:
+        _ensure_stack()
+        _registry.configure_mlflow_from_stack()
+        version = _registry.rollback(MODEL_NAME)
+        click.echo(f"{MODEL_NAME}: champion rolled back to v{version}")
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+
+
+@cli.command(name="drift-report", help="Write the latest drift report HTML to a file.")
+@click.option("--output", type=click.Path(dir_okay=False), default=None)
+def drift_report(output: str | None) -> None:
+    """Export the latest `drift_report` artifact so it opens in a browser."""
+    from zenml.client import Client
+
+    from steps.names import A
+    from steps.paths import state_dir
+
+    try:
+        html = Client().get_artifact_version(A.DRIFT_REPORT).load()
+    except KeyError:
+        click.echo("error: no drift report yet: run churn_batch_inference first", err=True)
+        sys.exit(2)
+    path = Path(output) if output else state_dir() / "reports" / "drift_report.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(str(html))
+    click.echo(str(path))
+
+
+@cli.group(help="Stacks are files under configs/stacks/.")
+def stack() -> None:
+    """Stack commands."""
+
+
+@stack.command(name="register", help="Register configs/stacks/NAME.yaml (idempotent).")
+@click.argument("name")
+@click.option("--no-activate", is_flag=True)
+def stack_register(name: str, no_activate: bool) -> None:
+    """Register a stack file."""
+    from configs.stacks import register_stack
+
+    try:
+        click.echo(f"stack {register_stack(name, activate=not no_activate)!r} registered")
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,35 @@
+"""Step: write predictions to a Parquet file and a DuckDB table, atomically."""
+
+from typing import Annotated
+
+import pandas as pd
+from zenml import log_metadata, step
+from zenml.logger import get_logger
+
+from steps.inference._predictions import TABLE, write_duckdb, write_parquet_atomic
+from steps.paths import resolve, state_dir
+
+logger = get_logger(__name__)
+
+
+@step(enable_cache=False)
+def write_predictions(
+    predictions: pd.DataFrame, output_dir: str = ""
+) -> Annotated[str, "predictions_path"]:
+    """Write `churn_predictions.parquet` and upsert this run's rows into `predictions.duckdb`.
+
+    Args:
+        predictions: Output of `predict_churn`.
+        output_dir: Folder for the files; empty means `<state>/predictions`.
+
+    Returns:
+        The Parquet path.
+    """
+    folder = resolve(output_dir) if output_dir else state_dir() / "predictions"
+    path = write_parquet_atomic(predictions, folder / "churn_predictions.parquet")
+    total = write_duckdb(predictions, folder / "predictions.duckdb")
+    logger.info("wrote %d predictions to %s and DuckDB table %s (%d rows in all)",
+                len(predictions), path, TABLE, total)
+    log_metadata(metadata={"rows": len(predictions), "path": str(path),
+                           "duckdb": str(folder / "predictions.duckdb")}, infer_artifact=True)
+    return str(path)

@@ -1,0 +1,42 @@
+"""Step: Evidently data-drift report of scoring features against the training reference."""
+
+from typing import Annotated, Any
+
+import pandas as pd
+from zenml import log_metadata, step
+from zenml.types import HTMLString
+
+from steps.features._customer import FEATURE_COLUMNS
+from steps.monitoring._drift import run_drift_report
+from steps.names import A
+
+
+@step
+def build_drift_report(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    method: str = "wasserstein",
+    threshold: float = 0.1,
+    max_reference_rows: int = 20_000,
+) -> tuple[Annotated[HTMLString, A.DRIFT_REPORT], Annotated[dict[str, Any], A.DRIFT_SUMMARY]]:
+    """Run the report and return its HTML (the step's dashboard view) and a summary.
+
+    Args:
+        reference: Training features (from the champion's training run).
+        current: Features being scored.
+        method: Evidently drift method (KS flags everything at thousands of rows).
+        threshold: Per-column drift threshold for the method.
+        max_reference_rows: Seeded sample size of the reference.
+
+    Returns:
+        The report HTML and {"drift_share", "drifted_columns", "n_columns", "columns"}.
+
+    Raises:
+        DataError: If feature columns are missing.
+    """
+    snapshot, summary = run_drift_report(reference, current, list(FEATURE_COLUMNS), method,
+                                         threshold, max_reference_rows)
+    log_metadata(metadata={"drift_share": summary["drift_share"],
+                           "drifted_columns": summary["drifted_columns"]},
+                 artifact_name=A.DRIFT_SUMMARY, infer_artifact=True)
+    return HTMLString(snapshot.get_html_str(as_iframe=False)), summary

@@ -1,0 +1,71 @@
+"""Step: register the new model version and promote it if it beats the incumbent."""
+
+from typing import Annotated, Any
+
+import pandas as pd
+from zenml import get_step_context, log_metadata, step
+from zenml.logger import get_logger
+
+from steps.errors import DataError
+from steps.evaluate._metrics import PRIMARY_METRIC, beats, classification_metrics
+from steps.names import A, CHAMPION, MODEL_NAME
+from steps.registry._registry import MLFLOW_VERSION_KEY, alias_version, promote, register
+from steps.train._model import LABEL, predict_churn
+
+logger = get_logger(__name__)
+
+
+@step(enable_cache=False)
+def promote_churn_model(
+    model_uri: str, metrics: dict[str, Any], test: pd.DataFrame, min_gain: float = 0.0
+) -> Annotated[dict[str, Any], A.PROMOTION]:
+    """Register `model_uri` as the challenger; make it champion only if it wins.
+
+    The first version must beat the recency baseline; later ones must beat the current
+    champion re-scored on this run's test set, so both are judged on the same rows.
+
+    Args:
+        model_uri: MLflow model URI from training.
+        metrics: Output of `evaluate_churn_model`.
+        test: The held-out rows.
+        min_gain: Required margin on the primary metric (ROC AUC).
+
+    Returns:
+        What happened: version, incumbent, both scores, promoted or not.
+
+    Raises:
+        MlflowException: If the registry cannot be reached.
+    """
+    import mlflow
+
+    run_name = get_step_context().pipeline_run.name
+    version = register(model_uri, MODEL_NAME, tags={"zenml_run": run_name})
+    # Link the ZenML model version to the MLflow one before promotion mirrors the stage.
+    log_metadata(metadata={MLFLOW_VERSION_KEY: version}, infer_model=True)
+    candidate = metrics["model"]
+    champion = alias_version(MODEL_NAME, CHAMPION)
+    incumbent, against = metrics["baseline"], "baseline"
+    if champion is not None:
+        try:
+            champ = mlflow.xgboost.load_model(f"models:/{MODEL_NAME}@{CHAMPION}")
+            incumbent = classification_metrics(test[LABEL], predict_churn(champ, test))
+            against = f"champion v{champion}"
+        except DataError as exc:
+            logger.warning("champion v%s cannot score this test set (%s); comparing with the "
+                           "baseline instead", champion, exc)
+    promoted = beats(candidate, incumbent, min_gain)
+    if promoted:
+        promote(MODEL_NAME, version)
+    result = {
+        "version": version,
+        "against": against,
+        f"candidate_{PRIMARY_METRIC}": candidate[PRIMARY_METRIC],
+        f"incumbent_{PRIMARY_METRIC}": incumbent[PRIMARY_METRIC],
+        "promoted": promoted,
+        "champion": version if promoted else champion,
+    }
+    logger.info("model %s v%d vs %s: %.4f vs %.4f -> %s", MODEL_NAME, version, against,
+                candidate[PRIMARY_METRIC], incumbent[PRIMARY_METRIC],
+                "champion" if promoted else "stays challenger")
+    mlflow.log_metric("promoted", float(promoted))
+    return result

@@ -1,0 +1,94 @@
+"""Step: fit the XGBoost churn classifier and log it to MLflow in its native format."""
+
+from typing import Annotated
+
+import pandas as pd
+import xgboost as xgb
+from zenml import ArtifactConfig, log_metadata, step
+from zenml.enums import ArtifactType
+from zenml.logger import get_logger
+
+from materializers.xgb_classifier_materializer import XGBClassifierMaterializer
+from steps.features._customer import FEATURE_COLUMNS
+from steps.names import A
+from steps.train._model import XGBParams, fit_xgb
+
+logger = get_logger(__name__)
+
+
+def _importance_figure(model: xgb.XGBClassifier, features: list[str]):  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    gains = model.get_booster().get_score(importance_type="gain")
+    items = sorted(((gains.get(f, 0.0), f) for f in features), reverse=True)[:20][::-1]
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.barh([f for _, f in items], [g for g, _ in items])
+    ax.set_xlabel("total gain")
+    ax.set_title("Churn model feature importance")
+    fig.tight_layout()
+    return fig
+
+
+@step(output_materializers={A.MODEL: XGBClassifierMaterializer})
+def train_churn_model(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    n_estimators: int = 3000,
+    learning_rate: float = 0.02,
+    max_depth: int = 2,
+    min_child_weight: float = 5.0,
+    subsample: float = 0.8,
+    colsample_bytree: float = 0.8,
+    early_stopping_rounds: int = 100,
+) -> tuple[
+    Annotated[xgb.XGBClassifier, ArtifactConfig(name=A.MODEL, artifact_type=ArtifactType.MODEL)],
+    Annotated[str, A.MODEL_URI],
+]:
+    """Fit with early stopping on the validation slice; log params, model and importance plot.
+
+    Args:
+        train: Training rows (features + `churned`).
+        valid: Later rows for early stopping.
+        n_estimators: Upper bound on trees; early stopping picks the number.
+        learning_rate: Shrinkage.
+        max_depth: Tree depth.
+        min_child_weight: Minimum hessian per leaf.
+        subsample: Row subsample per tree.
+        colsample_bytree: Column subsample per tree.
+        early_stopping_rounds: Patience on validation log loss.
+
+    Returns:
+        The fitted classifier and the MLflow model URI it was logged under.
+
+    Raises:
+        DataError: If the frames lack feature columns or the label.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    params = XGBParams(n_estimators, learning_rate, max_depth, min_child_weight, subsample,
+                       colsample_bytree, early_stopping_rounds)
+    features = list(FEATURE_COLUMNS)
+    model = fit_xgb(train, valid, features, params)
+    logger.info("trained %d trees (best iteration %d)", model.get_booster().num_boosted_rounds(),
+                model.best_iteration)
+
+    mlflow.log_params({**params.__dict__, "n_features": len(features), "train_rows": len(train),
+                       "valid_rows": len(valid), "best_iteration": model.best_iteration})
+    example = train[features].head(5)
+    info = mlflow.xgboost.log_model(
+        model,
+        name="model",
+        signature=infer_signature(example, model.predict_proba(example)[:, 1]),
+        input_example=example,
+        model_format="ubj",
+        # Inferring requirements costs ~15 s per call; the lock already pins them.
+        pip_requirements=[f"xgboost=={xgb.__version__}", f"pandas=={pd.__version__}"],
+    )
+    mlflow.log_figure(_importance_figure(model, features), "feature_importance.png")
+    log_metadata(metadata={"mlflow_model_uri": info.model_uri,
+                           "best_iteration": int(model.best_iteration)}, infer_model=True)
+    return model, str(info.model_uri)
