@@ -13,6 +13,8 @@ os.environ.setdefault("ZENML_CONFIG_PATH", str(ROOT / ".state" / "zenml"))
 os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
+import logging  # noqa: E402
+
 import click  # noqa: E402
 
 PIPELINES = {
@@ -47,10 +49,55 @@ def _user_error(exc: BaseException) -> str | None:
     return None
 
 
-def _fail(exc: BaseException) -> None:
+USER_ERRORS = ("steps.errors.DataError", "FileNotFoundError")
+GATE_PREFIX = "drift gate failed"
+
+
+def _failed_step_message(pipeline_name: str) -> str | None:
+    """The user-facing message of the failed step in the pipeline's latest run, if any.
+
+    ZenML raises a generic "Pipeline run has failed" from the orchestrator; the step's own
+    exception is kept on the step run, which is where a user mistake's message lives.
+    """
+    from zenml.client import Client
+
+    try:
+        run = Client().get_pipeline(pipeline_name).last_run
+    except (KeyError, RuntimeError):
+        return None
+    for step_name, step_run in run.steps.items():
+        info = step_run.exception_info
+        if info is None:
+            continue
+        source = info.source or ""
+        message = info.message or info.traceback.strip().splitlines()[-1].split(": ", 1)[-1]
+        if source.endswith(USER_ERRORS) or message.startswith(GATE_PREFIX):
+            return f"{step_name}: {message}"
+    return None
+
+
+class _HideUserErrorTracebacks(logging.Filter):
+    """Drop the traceback from log records about a user mistake; the message stays."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            if _user_error(exc) or str(exc).startswith(GATE_PREFIX):
+                record.exc_info = None
+                record.exc_text = None
+        return True
+
+
+def _install_log_filter() -> None:
+    for name in ("", "zenml"):
+        for handler in logging.getLogger(name).handlers:
+            handler.addFilter(_HideUserErrorTracebacks())
+
+
+def _fail(exc: BaseException, pipeline_name: str | None = None) -> None:
     msg = _user_error(exc)
-    if msg is None and isinstance(exc, RuntimeError) and str(exc).startswith("drift gate"):
-        msg = str(exc)
+    if msg is None and pipeline_name and str(exc).startswith("Pipeline run has failed"):
+        msg = _failed_step_message(pipeline_name)
     if msg is None:
         raise exc
     click.echo(f"error: {msg}", err=True)
@@ -78,9 +125,13 @@ def run_pipeline(name: str, config: str | None, no_cache: bool) -> Any:
 
     from configs.schema import validate_config_file
 
+    from steps.ingest._sources import preflight
+
     config_path = Path(config) if config else ROOT / "configs" / f"{name}.yaml"
-    validate_config_file(config_path, name)
+    raw = validate_config_file(config_path, name)
+    preflight(raw["parameters"]["source"])  # a missing file or column fails before ZenML starts
     _ensure_stack()
+    _install_log_filter()
     module = importlib.import_module(PIPELINES[name])
     pipe = getattr(module, name)
     options: dict[str, Any] = {"config_path": str(config_path)}
@@ -105,7 +156,7 @@ def _pipeline_command(name: str) -> None:
         try:
             run_pipeline(name, config, no_cache)
         except Exception as exc:  # noqa: BLE001 - user errors become one line, others re-raise
-            _fail(exc)
+            _fail(exc, name)
 
 
 for _name in PIPELINES:
@@ -117,13 +168,13 @@ for _name in PIPELINES:
 @click.option("--no-cache", is_flag=True)
 def main(dev: bool, no_cache: bool) -> None:
     """Run every pipeline of the main flow and say where to look."""
-    try:
-        for name in MAIN_FLOW:
-            cfg = ROOT / "configs" / f"{name}{'.dev' if dev else ''}.yaml"
+    for name in MAIN_FLOW:
+        cfg = ROOT / "configs" / f"{name}{'.dev' if dev else ''}.yaml"
+        try:
             run_pipeline(name, str(cfg), no_cache)
-        click.echo(where_to_look())
-    except Exception as exc:  # noqa: BLE001
-        _fail(exc)
+        except Exception as exc:  # noqa: BLE001
+            _fail(exc, name)
+    click.echo(where_to_look())
 
 
 def where_to_look() -> str:

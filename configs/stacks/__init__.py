@@ -79,10 +79,6 @@ def register_stack(name: str = "local", activate: bool = True) -> str:
 
     spec = load_stack_file(name)
     client = Client()
-    if client.root is None:
-        from steps.paths import PROJECT_ROOT
-
-        Client.initialize(root=PROJECT_ROOT)
     components: dict[StackComponentType, str] = {}
     for type_name, comp in spec["components"].items():
         ctype = StackComponentType(type_name)

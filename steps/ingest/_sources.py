@@ -8,11 +8,12 @@ is quarantined with a reason instead of vanishing in a parser.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from steps.errors import DataError
 from steps.paths import resolve
@@ -77,8 +78,22 @@ class SourceSpec(BaseModel):
 
 
 def parse_source(raw: dict[str, Any]) -> DatasetSource | FileSource | SqlSource | HttpSource:
-    """Validate a source dict from config into its typed model."""
-    return SourceSpec(source=raw).source  # type: ignore[arg-type]
+    """Validate a source dict from config into its typed model.
+
+    Raises:
+        DataError: Naming the offending field, without echoing values (URLs may hold secrets).
+    """
+    try:
+        return SourceSpec(source=raw).source  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"][1:]) or "source"
+        raise DataError(f"invalid source config: {where}: {err['msg']}") from exc
+
+
+def redact_url(url: str) -> str:
+    """Drop user info and the query string from a URL: lineage and errors never carry secrets."""
+    return re.sub(r"(://)[^/@]*@", r"\1", url, count=1).split("?", 1)[0]
 
 
 def canonicalize(df: pd.DataFrame, origin: str) -> pd.DataFrame:
@@ -107,28 +122,36 @@ def _read_file(path: Path) -> pd.DataFrame:
         raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from exc
 
 
+_IS_STATEMENT = re.compile(r"^(select|with)\b", re.IGNORECASE)
+
+
 def _read_sql(src: SqlSource) -> pd.DataFrame:
     import sqlalchemy as sa
 
     query = src.query.strip()
-    statement = query if " " in query else f'SELECT * FROM "{query}"'
+    if _IS_STATEMENT.match(query):
+        statement = query
+    else:  # a table name, possibly schema-qualified: quote each part
+        statement = "SELECT * FROM " + ".".join(f'"{part}"' for part in query.split("."))
     try:
         engine = sa.create_engine(src.url)
         with engine.connect() as conn:
             return pd.read_sql_query(sa.text(statement), conn)
     except sa.exc.SQLAlchemyError as exc:
-        raise DataError(f"SQL source failed: {str(exc).splitlines()[0]}") from exc
+        detail = str(exc).splitlines()[0].replace(src.url, redact_url(src.url))
+        raise DataError(f"SQL source failed: {detail}") from exc
 
 
 def _read_http(src: HttpSource) -> pd.DataFrame:
     import requests
 
+    shown = redact_url(src.url)
     frames: list[pd.DataFrame] = []
     page: int | None = 1
     pages = 0
     while page is not None:
         if pages >= src.max_pages:
-            raise DataError(f"HTTP source {src.url} exceeded max_pages={src.max_pages}")
+            raise DataError(f"HTTP source {shown} exceeded max_pages={src.max_pages}")
         try:
             resp = requests.get(
                 src.url, params={"page": page, "page_size": src.page_size}, timeout=src.timeout_s
@@ -136,13 +159,42 @@ def _read_http(src: HttpSource) -> pd.DataFrame:
             resp.raise_for_status()
             body = resp.json()
         except (requests.RequestException, ValueError) as exc:
-            raise DataError(f"HTTP source {src.url} page {page}: {exc}") from exc
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            detail = f"HTTP {status}" if status else type(exc).__name__
+            raise DataError(f"HTTP source {shown} page {page}: {detail}") from exc
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-            raise DataError(f"HTTP source {src.url} page {page}: expected an object with 'items'")
+            raise DataError(f"HTTP source {shown} page {page}: expected an object with 'items'")
         frames.append(pd.DataFrame.from_records(body["items"]))
         page = body.get("next_page")
         pages += 1
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def preflight(raw: dict[str, Any]) -> None:
+    """Cheap checks before a run starts: the config parses, a file exists and has the columns.
+
+    Only the header of a CSV (or the schema of a Parquet file) is read; everything else is
+    validation's job inside the pipeline.
+
+    Raises:
+        DataError: Naming the problem.
+    """
+    src = parse_source(raw)
+    if not isinstance(src, FileSource):
+        return
+    path = resolve(src.path)
+    if not path.exists():
+        raise DataError(f"input file not found: {path}")
+    try:
+        if "".join(path.suffixes).lower().endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            columns = list(pq.read_schema(path).names)
+        else:
+            columns = list(pd.read_csv(path, nrows=0).columns)
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from exc
+    canonicalize(pd.DataFrame(columns=columns), origin=str(path))
 
 
 def content_hash(df: pd.DataFrame) -> str:
@@ -163,10 +215,7 @@ def read_source(raw: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     Raises:
         DataError: If the source is missing, unreadable, or lacks columns.
     """
-    try:
-        src = parse_source(raw)
-    except ValueError as exc:
-        raise DataError(f"invalid source config {raw!r}: {str(exc).splitlines()[-1]}") from exc
+    src = parse_source(raw)
     if isinstance(src, DatasetSource):
         from steps.ingest._dataset import fetch_online_retail
 
@@ -178,10 +227,10 @@ def read_source(raw: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
         location = str(src.path)
         df = _read_file(path)
     elif isinstance(src, SqlSource):
-        location = src.url.split("@")[-1]  # never record credentials in lineage
+        location = redact_url(src.url)  # never record credentials in lineage
         df = _read_sql(src)
     else:
-        location = src.url
+        location = redact_url(src.url)
         df = _read_http(src)
     df = canonicalize(df, origin=location)
     lineage = {
