@@ -124,7 +124,6 @@ def run_pipeline(name: str, config: str | None, no_cache: bool) -> Any:
     import importlib
 
     from configs.schema import validate_config_file
-
     from steps.ingest._sources import preflight
 
     config_path = Path(config) if config else ROOT / "configs" / f"{name}.yaml"
@@ -140,22 +139,27 @@ def run_pipeline(name: str, config: str | None, no_cache: bool) -> Any:
     return pipe.with_options(**options)()
 
 
-@click.group(help="Retail MLOps pipelines on ZenML, MLflow, Evidently, BentoML and Feast.\n"
-             + EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    help="Retail MLOps pipelines on ZenML, MLflow, Evidently, BentoML and Feast.\n" + EXAMPLES,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 def cli() -> None:
     """Entry point."""
 
 
 def _pipeline_command(name: str) -> None:
-    @cli.command(name=name, help=f"Run the {name} pipeline (default config "
-                 f"configs/{name}.yaml).")
-    @click.option("--config", type=click.Path(dir_okay=False), default=None,
-                  help="Pipeline YAML (e.g. the .dev variant).")
+    @cli.command(name=name, help=f"Run the {name} pipeline (default config configs/{name}.yaml).")
+    @click.option(
+        "--config",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Pipeline YAML (e.g. the .dev variant).",
+    )
     @click.option("--no-cache", is_flag=True, help="Re-run every step.")
     def command(config: str | None, no_cache: bool) -> None:
         try:
             run_pipeline(name, config, no_cache)
-        except Exception as exc:  # noqa: BLE001 - user errors become one line, others re-raise
+        except Exception as exc:
             _fail(exc, name)
 
 
@@ -172,7 +176,7 @@ def main(dev: bool, no_cache: bool) -> None:
         cfg = ROOT / "configs" / f"{name}{'.dev' if dev else ''}.yaml"
         try:
             run_pipeline(name, str(cfg), no_cache)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             _fail(exc, name)
     click.echo(where_to_look())
 
@@ -185,18 +189,20 @@ def where_to_look() -> str:
 
     uri = configure_mlflow_from_stack()
     state = state_dir()
-    return "\n".join([
-        "",
-        "Done. Where to look:",
-        f"  ZenML runs:       ZENML_CONFIG_PATH={os.environ['ZENML_CONFIG_PATH']} "
-        "uv run zenml pipeline runs list",
-        f"  MLflow UI:        uv run mlflow ui --backend-store-uri {uri}",
-        f"  Registered model: {MODEL_NAME}, champion = v{alias_version(MODEL_NAME, CHAMPION)}",
-        f"  Predictions:      {state / 'predictions' / 'churn_predictions.parquet'} "
-        f"(+ DuckDB {state / 'predictions' / 'predictions.duckdb'})",
-        "  Drift report:     the build_drift_report step's visualisation in the ZenML dashboard "
-        "(uv run zenml login --local), or: uv run python run.py drift-report",
-    ])
+    return "\n".join(
+        [
+            "",
+            "Done. Where to look:",
+            f"  ZenML runs:       ZENML_CONFIG_PATH={os.environ['ZENML_CONFIG_PATH']} "
+            "uv run zenml pipeline runs list",
+            f"  MLflow UI:        uv run mlflow ui --backend-store-uri {uri}",
+            f"  Registered model: {MODEL_NAME}, champion = v{alias_version(MODEL_NAME, CHAMPION)}",
+            f"  Predictions:      {state / 'predictions' / 'churn_predictions.parquet'} "
+            f"(+ DuckDB {state / 'predictions' / 'predictions.duckdb'})",
+            "  Drift report:     uv run python run.py drift-report (writes the HTML), or the "
+            "build_drift_report step in the ZenML dashboard (uv run zenml login --local)",
+        ]
+    )
 
 
 @cli.command(help="Make MLflow version N the champion (and its ZenML model version production).")
@@ -211,7 +217,7 @@ def promote(version: int) -> None:
         _registry.configure_mlflow_from_stack()
         previous = _registry.promote(MODEL_NAME, version)
         click.echo(f"{MODEL_NAME}: champion v{previous or '-'} -> v{version}")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _fail(exc)
 
 
@@ -226,7 +232,7 @@ def rollback() -> None:
         _registry.configure_mlflow_from_stack()
         version = _registry.rollback(MODEL_NAME)
         click.echo(f"{MODEL_NAME}: champion rolled back to v{version}")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _fail(exc)
 
 
@@ -264,7 +270,7 @@ def stack_register(name: str, no_activate: bool) -> None:
 
     try:
         click.echo(f"stack {register_stack(name, activate=not no_activate)!r} registered")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _fail(exc)
 
 

@@ -25,9 +25,10 @@ class XGBClassifierMaterializer(BaseMaterializer):
         model = xgb.XGBClassifier()
         with tempfile.TemporaryDirectory() as tmp:
             local = os.path.join(tmp, FILENAME)
-            with self.artifact_store.open(os.path.join(self.uri, FILENAME), "rb") as src, open(
-                local, "wb"
-            ) as dst:
+            with (
+                self.artifact_store.open(os.path.join(self.uri, FILENAME), "rb") as src,
+                open(local, "wb") as dst,
+            ):
                 dst.write(src.read())
             model.load_model(local)
         return model
@@ -37,9 +38,10 @@ class XGBClassifierMaterializer(BaseMaterializer):
         with tempfile.TemporaryDirectory() as tmp:
             local = os.path.join(tmp, FILENAME)
             data.save_model(local)
-            with open(local, "rb") as src, self.artifact_store.open(
-                os.path.join(self.uri, FILENAME), "wb"
-            ) as dst:
+            with (
+                open(local, "rb") as src,
+                self.artifact_store.open(os.path.join(self.uri, FILENAME), "wb") as dst,
+            ):
                 dst.write(src.read())
 
     def extract_metadata(self, data: xgb.XGBClassifier) -> dict[str, MetadataType]:

@@ -20,7 +20,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from steps.ingest._dataset import fetch_online_retail  # noqa: E402
+from steps.ingest._dataset import fetch_online_retail
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "online_retail_subset.csv.gz"
 
@@ -45,8 +45,10 @@ def main() -> None:
     # mtime=0 keeps the gzip bytes identical across regenerations
     with gzip.GzipFile(OUT, "wb", mtime=0) as fh:
         fh.write(subset.to_csv(index=False).encode())
-    print(f"wrote {len(subset)} lines, {len(chosen)} customers to {OUT} "
-          f"({OUT.stat().st_size / 1e6:.2f} MB)")
+    print(
+        f"wrote {len(subset)} lines, {len(chosen)} customers to {OUT} "
+        f"({OUT.stat().st_size / 1e6:.2f} MB)"
+    )
 
 
 if __name__ == "__main__":

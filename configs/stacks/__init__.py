@@ -90,7 +90,9 @@ def register_stack(name: str = "local", activate: bool = True) -> str:
                 parents=True, exist_ok=True
             )
         try:
-            existing = client.get_stack_component(ctype, comp["name"], allow_name_prefix_match=False)
+            existing = client.get_stack_component(
+                ctype, comp["name"], allow_name_prefix_match=False
+            )
         except KeyError:
             existing = None
         if existing is None:

@@ -14,8 +14,9 @@ from sklearn.metrics import (
 PRIMARY_METRIC = "roc_auc"
 
 
-def classification_metrics(y_true: np.ndarray, proba: np.ndarray, threshold: float = 0.5
-                           ) -> dict[str, float]:
+def classification_metrics(
+    y_true: np.ndarray, proba: np.ndarray, threshold: float = 0.5
+) -> dict[str, float]:
     """ROC AUC, PR AUC, F1 at `threshold`, log loss and Brier score."""
     y = np.asarray(y_true).astype(int)
     p = np.clip(np.asarray(proba, dtype=float), 1e-7, 1 - 1e-7)

@@ -6,6 +6,7 @@ import pandas as pd
 import xgboost as xgb
 from zenml import log_metadata, step
 from zenml.logger import get_logger
+from zenml.metadata.metadata_types import MetadataType
 
 from steps.evaluate._metrics import classification_metrics
 from steps.names import A
@@ -39,9 +40,9 @@ def evaluate_churn_model(
     baseline_metrics = classification_metrics(test[LABEL], baseline.predict_proba(test))
     metrics = {"model": model_metrics, "baseline": baseline_metrics, "test_rows": len(test)}
     logger.info("test metrics: model %s, baseline %s", model_metrics, baseline_metrics)
-    flat = {f"test_{k}": v for k, v in model_metrics.items()}
+    flat: dict[str, MetadataType] = {f"test_{k}": v for k, v in model_metrics.items()}
     flat |= {f"baseline_test_{k}": v for k, v in baseline_metrics.items()}
-    mlflow.log_metrics(flat)
+    mlflow.log_metrics({k: float(v) for k, v in flat.items()})  # type: ignore[arg-type]
     log_metadata(metadata=flat, infer_model=True)
     reference = pd.DataFrame({"churn_probability": predict_churn(model, train)})
     return metrics, reference

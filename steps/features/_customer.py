@@ -63,25 +63,32 @@ def orders_from_lines(lines: pd.DataFrame) -> pd.DataFrame:
     return orders.sort_values(["customer_id", "order_date"], kind="stable").reset_index(drop=True)
 
 
+def past_lines(lines: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Lines dated strictly before `cutoff` (an invoice straddling it is cut at it)."""
+    return lines[lines["invoice_date"] < cutoff]
+
+
 def customer_features(
-    orders: pd.DataFrame,
-    lines: pd.DataFrame | None,
+    lines: pd.DataFrame,
     cutoff: pd.Timestamp,
     active_window_days: int = 365,
 ) -> pd.DataFrame:
     """Features per customer with an order in the `active_window_days` before `cutoff`.
 
+    Orders are rebuilt from the lines before the cutoff, so even an invoice whose lines
+    straddle the cutoff contributes only its earlier lines: nothing at or after t is read.
+
     Args:
-        orders: Output of `orders_from_lines`.
-        lines: Clean invoice lines, for distinct items; None skips that feature (set to 0).
-        cutoff: The as-of time; only orders strictly before it are used.
+        lines: Clean invoice lines.
+        cutoff: The as-of time; only lines strictly before it are used.
         active_window_days: A customer is scored only if active within this window.
 
     Returns:
         One row per customer: `customer_id`, `cutoff` and `FEATURE_COLUMNS`.
     """
     cutoff = pd.Timestamp(cutoff)
-    past = orders[orders["order_date"] < cutoff]
+    before = past_lines(lines, cutoff)
+    past = orders_from_lines(before)
     last_date = past.groupby("customer_id", observed=True)["order_date"].max()
     active = last_date[last_date >= cutoff - pd.Timedelta(days=active_window_days)].index
     past = past[past["customer_id"].isin(active)]
@@ -121,11 +128,8 @@ def customer_features(
         ["spend_30d", "spend_90d", "orders_90d"]
     ].fillna(0.0)
 
-    if lines is not None:
-        lp = lines[(lines["invoice_date"] < cutoff) & lines["customer_id"].isin(active)]
-        feats["distinct_items"] = lp.groupby("customer_id", observed=True)["stock_code"].nunique()
-    else:
-        feats["distinct_items"] = 0
+    lp = before[before["customer_id"].isin(active)]
+    feats["distinct_items"] = lp.groupby("customer_id", observed=True)["stock_code"].nunique()
     feats["distinct_items"] = feats["distinct_items"].fillna(0)
 
     tenure = feats["tenure_days"].clip(lower=1.0)
@@ -143,12 +147,13 @@ def customer_features(
     return out.astype({c: "float64" for c in FEATURE_COLUMNS})
 
 
-def churn_labels(orders: pd.DataFrame, customers: Iterable[str], cutoff: pd.Timestamp,
-                 horizon_days: int = 90) -> pd.Series:
-    """1 if the customer places no order in [cutoff, cutoff + horizon_days), else 0."""
+def churn_labels(
+    lines: pd.DataFrame, customers: Iterable[str], cutoff: pd.Timestamp, horizon_days: int = 90
+) -> pd.Series:
+    """1 if the customer has no invoice line in [cutoff, cutoff + horizon_days), else 0."""
     cutoff = pd.Timestamp(cutoff)
     end = cutoff + pd.Timedelta(days=horizon_days)
-    window = orders[(orders["order_date"] >= cutoff) & (orders["order_date"] < end)]
+    window = lines[(lines["invoice_date"] >= cutoff) & (lines["invoice_date"] < end)]
     buyers = set(window["customer_id"])
     ids = list(customers)
     return pd.Series([0 if c in buyers else 1 for c in ids], index=ids, name="churned")
@@ -165,7 +170,6 @@ def build_churn_dataset(
     Raises:
         DataError: If a cutoff leaves too little data after it to observe the label.
     """
-    orders = orders_from_lines(lines)
     data_end = lines["invoice_date"].max()
     frames = []
     for raw_cutoff in cutoffs:
@@ -175,10 +179,10 @@ def build_churn_dataset(
                 f"cutoff {cutoff.date()} + {horizon_days} days is past the data's end "
                 f"({data_end.date()}): its labels cannot be observed"
             )
-        feats = customer_features(orders, lines, cutoff, active_window_days)
+        feats = customer_features(lines, cutoff, active_window_days)
         if feats.empty:
             continue
-        labels = churn_labels(orders, feats["customer_id"], cutoff, horizon_days)
+        labels = churn_labels(lines, feats["customer_id"], cutoff, horizon_days)
         feats["churned"] = labels.to_numpy()
         frames.append(feats)
     if not frames:

@@ -37,7 +37,12 @@ def build_churn_dataset(
     """
     cutoffs = [*monthly_cutoffs(first_cutoff, last_train_cutoff), pd.Timestamp(test_cutoff)]
     data = _build(transactions, cutoffs, horizon_days, active_window_days)
-    log_metadata(metadata={"rows": len(data), "cutoffs": len(cutoffs),
-                           "churn_rate": float(data["churned"].mean())},
-                 infer_artifact=True)
+    log_metadata(
+        metadata={
+            "rows": len(data),
+            "cutoffs": len(cutoffs),
+            "churn_rate": float(data["churned"].mean()),
+        },
+        infer_artifact=True,
+    )
     return data

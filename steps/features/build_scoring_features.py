@@ -6,7 +6,7 @@ import pandas as pd
 from zenml import step
 
 from steps.errors import DataError
-from steps.features._customer import customer_features, orders_from_lines
+from steps.features._customer import customer_features
 from steps.names import A
 
 
@@ -27,8 +27,7 @@ def build_scoring_features(
     Raises:
         DataError: If no customer is active before the cutoff.
     """
-    feats = customer_features(orders_from_lines(transactions), transactions,
-                              pd.Timestamp(scoring_cutoff), active_window_days)
+    feats = customer_features(transactions, pd.Timestamp(scoring_cutoff), active_window_days)
     if feats.empty:
         raise DataError(f"no customer has orders before the scoring cutoff {scoring_cutoff}")
     return feats

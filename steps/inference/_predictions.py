@@ -14,17 +14,20 @@ from steps.train._model import predict_churn
 TABLE = "churn_predictions"
 
 
-def score(model: xgb.XGBClassifier, features: pd.DataFrame, model_version: int, run_id: str
-          ) -> pd.DataFrame:
+def score(
+    model: xgb.XGBClassifier, features: pd.DataFrame, model_version: int, run_id: str
+) -> pd.DataFrame:
     """One row per customer: probability, the model version and run that produced it."""
-    return pd.DataFrame({
-        "customer_id": features["customer_id"].astype(str).to_numpy(),
-        "cutoff": pd.to_datetime(features["cutoff"]).to_numpy(),
-        "churn_probability": predict_churn(model, features),
-        "model_version": int(model_version),
-        "run_id": run_id,
-        "scored_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": features["customer_id"].astype(str).to_numpy(),
+            "cutoff": pd.to_datetime(features["cutoff"]).to_numpy(),
+            "churn_probability": predict_churn(model, features),
+            "model_version": int(model_version),
+            "run_id": run_id,
+            "scored_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
+        }
+    )
 
 
 def write_parquet_atomic(df: pd.DataFrame, path: Path) -> Path:
@@ -51,7 +54,7 @@ def write_duckdb(df: pd.DataFrame, db_path: Path, table: str = TABLE) -> int:
         con.execute("BEGIN TRANSACTION")
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM df LIMIT 0")
         con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT DISTINCT run_id FROM df)")
-        con.execute(f"INSERT INTO {table} SELECT * FROM df")
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM df")  # by name, not position
         con.execute("COMMIT")
         return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
     except BaseException:

@@ -9,13 +9,13 @@ from zenml.logger import get_logger
 
 from materializers.xgb_classifier_materializer import XGBClassifierMaterializer
 from steps.errors import DataError
-from steps.names import A, CHAMPION, MODEL_NAME
+from steps.names import CHAMPION, MODEL_NAME, A
 from steps.registry._registry import alias_version, configure_mlflow_from_stack, zenml_version_for
 
 logger = get_logger(__name__)
 
 
-@step(enable_cache=False, output_materializers={A.MODEL: XGBClassifierMaterializer})
+@step(enable_cache=False, output_materializers={str(A.MODEL): XGBClassifierMaterializer})
 def load_champion_model() -> tuple[
     Annotated[xgb.XGBClassifier, A.MODEL],
     Annotated[int, "model_version"],

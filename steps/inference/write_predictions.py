@@ -28,8 +28,19 @@ def write_predictions(
     folder = resolve(output_dir) if output_dir else state_dir() / "predictions"
     path = write_parquet_atomic(predictions, folder / "churn_predictions.parquet")
     total = write_duckdb(predictions, folder / "predictions.duckdb")
-    logger.info("wrote %d predictions to %s and DuckDB table %s (%d rows in all)",
-                len(predictions), path, TABLE, total)
-    log_metadata(metadata={"rows": len(predictions), "path": str(path),
-                           "duckdb": str(folder / "predictions.duckdb")}, infer_artifact=True)
+    logger.info(
+        "wrote %d predictions to %s and DuckDB table %s (%d rows in all)",
+        len(predictions),
+        path,
+        TABLE,
+        total,
+    )
+    log_metadata(
+        metadata={
+            "rows": len(predictions),
+            "path": str(path),
+            "duckdb": str(folder / "predictions.duckdb"),
+        },
+        infer_artifact=True,
+    )
     return str(path)

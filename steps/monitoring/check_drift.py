@@ -49,14 +49,25 @@ def check_drift(
     Raises:
         RuntimeError: With every breach and its numbers, when a failing check is breached.
     """
-    ks = prediction_ks(reference_predictions["churn_probability"].to_numpy(),
-                       predictions["churn_probability"].to_numpy())
-    gate = drift_gate(drift_summary, ks, max_drift_share, max_prediction_ks,
-                      fail_on_feature_drift, fail_on_prediction_drift)
-    result = {**ks, "drift_share": drift_summary["drift_share"], "failed": gate.failed,
-              "message": gate.message()}
-    log_metadata(metadata={k: v for k, v in result.items() if k != "message"},
-                 infer_artifact=True)
+    ks = prediction_ks(
+        reference_predictions["churn_probability"].to_numpy(),
+        predictions["churn_probability"].to_numpy(),
+    )
+    gate = drift_gate(
+        drift_summary,
+        ks,
+        max_drift_share,
+        max_prediction_ks,
+        fail_on_feature_drift,
+        fail_on_prediction_drift,
+    )
+    result = {
+        **ks,
+        "drift_share": drift_summary["drift_share"],
+        "failed": gate.failed,
+        "message": gate.message(),
+    }
+    log_metadata(metadata={k: v for k, v in result.items() if k != "message"}, infer_artifact=True)
     if gate.failures or gate.warnings:
         _alert(gate.message())
     else:

@@ -8,7 +8,7 @@ from zenml.logger import get_logger
 
 from steps.errors import DataError
 from steps.evaluate._metrics import PRIMARY_METRIC, beats, classification_metrics
-from steps.names import A, CHAMPION, MODEL_NAME
+from steps.names import CHAMPION, MODEL_NAME, A
 from steps.registry._registry import MLFLOW_VERSION_KEY, alias_version, promote, register
 from steps.train._model import LABEL, predict_churn
 
@@ -51,8 +51,11 @@ def promote_churn_model(
             incumbent = classification_metrics(test[LABEL], predict_churn(champ, test))
             against = f"champion v{champion}"
         except DataError as exc:
-            logger.warning("champion v%s cannot score this test set (%s); comparing with the "
-                           "baseline instead", champion, exc)
+            logger.warning(
+                "champion v%s cannot score this test set (%s); comparing with the baseline instead",
+                champion,
+                exc,
+            )
     promoted = beats(candidate, incumbent, min_gain)
     if promoted:
         promote(MODEL_NAME, version)
@@ -64,8 +67,14 @@ def promote_churn_model(
         "promoted": promoted,
         "champion": version if promoted else champion,
     }
-    logger.info("model %s v%d vs %s: %.4f vs %.4f -> %s", MODEL_NAME, version, against,
-                candidate[PRIMARY_METRIC], incumbent[PRIMARY_METRIC],
-                "champion" if promoted else "stays challenger")
+    logger.info(
+        "model %s v%d vs %s: %.4f vs %.4f -> %s",
+        MODEL_NAME,
+        version,
+        against,
+        candidate[PRIMARY_METRIC],
+        incumbent[PRIMARY_METRIC],
+        "champion" if promoted else "stays challenger",
+    )
     mlflow.log_metric("promoted", float(promoted))
     return result

@@ -40,6 +40,8 @@ def split_by_time(
     Raises:
         DataError: If a part would be empty.
     """
+    if n_valid_cutoffs < 1:
+        raise DataError(f"n_valid_cutoffs must be at least 1, got {n_valid_cutoffs}")
     test_ts = pd.Timestamp(test_cutoff)
     test = data[data["cutoff"] == test_ts]
     earlier = data[data["cutoff"] < test_ts]
@@ -82,8 +84,9 @@ def fit_xgb(
         n_jobs=params.n_jobs,
         random_state=params.random_state,
     )
-    model.fit(train[features], train[LABEL], eval_set=[(valid[features], valid[LABEL])],
-              verbose=False)
+    model.fit(
+        train[features], train[LABEL], eval_set=[(valid[features], valid[LABEL])], verbose=False
+    )
     return model
 
 

@@ -32,7 +32,7 @@ def _importance_figure(model: xgb.XGBClassifier, features: list[str]):  # type: 
     return fig
 
 
-@step(output_materializers={A.MODEL: XGBClassifierMaterializer})
+@step(output_materializers={str(A.MODEL): XGBClassifierMaterializer})
 def train_churn_model(
     train: pd.DataFrame,
     valid: pd.DataFrame,
@@ -69,15 +69,32 @@ def train_churn_model(
     import mlflow
     from mlflow.models import infer_signature
 
-    params = XGBParams(n_estimators, learning_rate, max_depth, min_child_weight, subsample,
-                       colsample_bytree, early_stopping_rounds)
+    params = XGBParams(
+        n_estimators,
+        learning_rate,
+        max_depth,
+        min_child_weight,
+        subsample,
+        colsample_bytree,
+        early_stopping_rounds,
+    )
     features = list(FEATURE_COLUMNS)
     model = fit_xgb(train, valid, features, params)
-    logger.info("trained %d trees (best iteration %d)", model.get_booster().num_boosted_rounds(),
-                model.best_iteration)
+    logger.info(
+        "trained %d trees (best iteration %d)",
+        model.get_booster().num_boosted_rounds(),
+        model.best_iteration,
+    )
 
-    mlflow.log_params({**params.__dict__, "n_features": len(features), "train_rows": len(train),
-                       "valid_rows": len(valid), "best_iteration": model.best_iteration})
+    mlflow.log_params(
+        {
+            **params.__dict__,
+            "n_features": len(features),
+            "train_rows": len(train),
+            "valid_rows": len(valid),
+            "best_iteration": model.best_iteration,
+        }
+    )
     example = train[features].head(5)
     info = mlflow.xgboost.log_model(
         model,
@@ -89,6 +106,8 @@ def train_churn_model(
         pip_requirements=[f"xgboost=={xgb.__version__}", f"pandas=={pd.__version__}"],
     )
     mlflow.log_figure(_importance_figure(model, features), "feature_importance.png")
-    log_metadata(metadata={"mlflow_model_uri": info.model_uri,
-                           "best_iteration": int(model.best_iteration)}, infer_model=True)
+    log_metadata(
+        metadata={"mlflow_model_uri": info.model_uri, "best_iteration": int(model.best_iteration)},
+        infer_model=True,
+    )
     return model, str(info.model_uri)

@@ -7,6 +7,9 @@ quarantine frame with the first rule it broke; nothing is dropped silently.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -49,7 +52,7 @@ def _normalize_customer(values: pd.Series) -> pd.Series:
     """Customer ids arrive as '13085.0', 13085 or '13085'; keep the integer text."""
     num = pd.to_numeric(values, errors="coerce")
     out = pd.Series(pd.NA, index=values.index, dtype="string")
-    ok = num.notna() & (num == num.round())
+    ok = num.notna() & (num == num.round()) & (num.abs() < 1e15)  # beyond: not an id, overflow
     out[ok] = num[ok].astype("int64").astype(str)
     return out
 
@@ -81,17 +84,27 @@ def type_frame(raw: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _blank(col: pd.Series) -> pd.Series:
+    return col.isna() | (col == "")
+
+
 # (reason, predicate on the typed frame); a row gets the first reason it matches.
-RULES: list[tuple[str, str]] = [
-    ("unparsable_date", "invoice_date.isna()"),
-    ("unparsable_quantity", "quantity.isna()"),
-    ("unparsable_price", "price.isna()"),
-    ("cancelled_invoice", "invoice.str.startswith('C')"),
-    ("non_positive_quantity", "quantity <= 0"),
-    ("non_positive_price", "price <= 0"),
-    ("missing_customer_id", "customer_id.isna()"),
-    ("non_numeric_invoice", "~invoice.str.fullmatch(r'\\d+').fillna(False)"),
-    ("fractional_quantity", "quantity != quantity.round()"),
+RULES: list[tuple[str, Callable[[pd.DataFrame], pd.Series]]] = [
+    ("unparsable_date", lambda d: d["invoice_date"].isna()),
+    ("unparsable_quantity", lambda d: d["quantity"].isna()),
+    ("unparsable_price", lambda d: d["price"].isna()),
+    ("non_finite_quantity", lambda d: ~np.isfinite(d["quantity"])),
+    ("non_finite_price", lambda d: ~np.isfinite(d["price"])),
+    ("missing_stock_code", lambda d: _blank(d["stock_code"])),
+    ("missing_country", lambda d: _blank(d["country"])),
+    ("cancelled_invoice", lambda d: d["invoice"].str.startswith("C")),
+    ("non_positive_quantity", lambda d: d["quantity"] <= 0),
+    ("non_positive_price", lambda d: d["price"] <= 0),
+    ("missing_customer_id", lambda d: d["customer_id"].isna()),
+    ("non_numeric_invoice", lambda d: ~d["invoice"].str.fullmatch(r"\d+").fillna(False)),
+    ("fractional_quantity", lambda d: d["quantity"] != d["quantity"].round()),
+    # would overflow int64, and is no real order
+    ("implausible_quantity", lambda d: d["quantity"] > 1e9),
 ]
 
 
@@ -110,8 +123,8 @@ def split_quarantine(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     typed = type_frame(raw)
     reason = pd.Series(pd.NA, index=typed.index, dtype="string")
-    for name, expr in RULES:
-        hit = typed.eval(expr, engine="python").fillna(False).astype(bool) & reason.isna()
+    for name, rule in RULES:
+        hit = pd.Series(rule(typed), index=typed.index).fillna(False).astype(bool) & reason.isna()
         reason[hit] = name
     bad = reason.notna()
     quarantine = raw.loc[bad].astype("string").assign(reason=reason[bad])

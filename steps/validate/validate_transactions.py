@@ -29,11 +29,21 @@ def validate_transactions(
     """
     clean, quarantine = split_quarantine(raw)
     counts = {str(k): int(v) for k, v in quarantine["reason"].value_counts().items()}
-    logger.info("validated %d rows: %d clean, %d quarantined %s", len(raw), len(clean),
-                len(quarantine), counts)
-    log_metadata(metadata={"quarantined_rows": len(quarantine), "reasons": counts},
-                 artifact_name=A.QUARANTINE, infer_artifact=True)
-    log_metadata(metadata={"clean_rows": len(clean),
-                           "customers": int(clean["customer_id"].nunique())},
-                 artifact_name=A.TRANSACTIONS, infer_artifact=True)
+    logger.info(
+        "validated %d rows: %d clean, %d quarantined %s",
+        len(raw),
+        len(clean),
+        len(quarantine),
+        counts,
+    )
+    log_metadata(
+        metadata={"quarantined_rows": len(quarantine), "reasons": counts},
+        artifact_name=A.QUARANTINE,
+        infer_artifact=True,
+    )
+    log_metadata(
+        metadata={"clean_rows": len(clean), "customers": int(clean["customer_id"].nunique())},
+        artifact_name=A.TRANSACTIONS,
+        infer_artifact=True,
+    )
     return clean, quarantine

@@ -50,6 +50,10 @@ def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
     """Run `python run.py ...` as a user would, with this session's isolated state."""
     return subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "run.py"), *args],
-        capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT, env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=PROJECT_ROOT,
+        env=dict(os.environ),
         check=False,
     )

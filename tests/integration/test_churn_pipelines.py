@@ -40,15 +40,21 @@ def first_training(local_stack: str) -> Any:
     return _run("churn_training", DEV_TRAINING)
 
 
-def test_training_run_completes_and_registers_champion(first_training: Any, mlflow_client: Any
-                                                       ) -> None:
+def test_training_run_completes_and_registers_champion(
+    first_training: Any, mlflow_client: Any
+) -> None:
     from zenml.client import Client
     from zenml.enums import ExecutionStatus
 
     run = Client().get_pipeline_run(first_training.id)
     assert run.status == ExecutionStatus.COMPLETED
-    assert set(run.steps) >= {"load_transactions", "validate_transactions", "train_churn_model",
-                              "evaluate_churn_model", "promote_churn_model"}
+    assert set(run.steps) >= {
+        "load_transactions",
+        "validate_transactions",
+        "train_churn_model",
+        "evaluate_churn_model",
+        "promote_churn_model",
+    }
     # v1 must beat the recency baseline to become champion; on the subset it does.
     promotion = run.steps["promote_churn_model"].outputs["promotion"][0].load()
     assert promotion["version"] == 1
@@ -59,8 +65,9 @@ def test_training_run_completes_and_registers_champion(first_training: Any, mlfl
     assert _zenml_production_mlflow_version() == 1
 
 
-def test_training_logs_metrics_model_and_quarantine(first_training: Any, mlflow_client: Any
-                                                    ) -> None:
+def test_training_logs_metrics_model_and_quarantine(
+    first_training: Any, mlflow_client: Any
+) -> None:
     from zenml.client import Client
 
     run = Client().get_pipeline_run(first_training.id)
@@ -96,8 +103,9 @@ def test_training_logs_metrics_model_and_quarantine(first_training: Any, mlflow_
     assert len(clean) + len(quarantine) == lineage["row_count"]
 
 
-def test_retrain_registers_challenger_then_promote_and_rollback(first_training: Any,
-                                                                 mlflow_client: Any) -> None:
+def test_retrain_registers_challenger_then_promote_and_rollback(
+    first_training: Any, mlflow_client: Any
+) -> None:
     from steps.names import MODEL_NAME
     from steps.registry import _registry
 
@@ -114,15 +122,19 @@ def test_retrain_registers_challenger_then_promote_and_rollback(first_training: 
     assert _zenml_production_mlflow_version() == 1
 
 
-def test_batch_inference_writes_predictions_and_drift_report(first_training: Any,
-                                                             tmp_path: Path) -> None:
+def test_batch_inference_writes_predictions_and_drift_report(
+    first_training: Any, tmp_path: Path
+) -> None:
     import duckdb
     from zenml.client import Client
     from zenml.enums import ExecutionStatus
 
     out = tmp_path / "preds"
-    cfg = write_config(tmp_path, "churn_batch_inference.dev.yaml",
-                       **{"steps.write_predictions.parameters.output_dir": str(out)})
+    cfg = write_config(
+        tmp_path,
+        "churn_batch_inference.dev.yaml",
+        **{"steps.write_predictions.parameters.output_dir": str(out)},
+    )
     run = Client().get_pipeline_run(_run("churn_batch_inference", cfg).id)
     assert run.status == ExecutionStatus.COMPLETED
 
@@ -133,8 +145,9 @@ def test_batch_inference_writes_predictions_and_drift_report(first_training: Any
     assert set(preds["model_version"]) == {1}
     assert set(preds["run_id"]) == {str(run.id)}
     with duckdb.connect(str(out / "predictions.duckdb"), read_only=True) as con:
-        count = con.execute("SELECT count(*) FROM churn_predictions WHERE run_id = ?",
-                            [str(run.id)]).fetchone()
+        count = con.execute(
+            "SELECT count(*) FROM churn_predictions WHERE run_id = ?", [str(run.id)]
+        ).fetchone()
     assert count == (len(preds),)
 
     report = run.steps["build_drift_report"].outputs["drift_report"][0]
@@ -151,11 +164,15 @@ def test_batch_inference_writes_predictions_and_drift_report(first_training: Any
 def test_drift_gate_fails_the_run_with_numbers(first_training: Any, tmp_path: Path) -> None:
     from zenml.client import Client
 
-    cfg = write_config(tmp_path, "churn_batch_inference.dev.yaml", **{
-        "steps.write_predictions.parameters.output_dir": str(tmp_path / "p"),
-        "steps.check_drift.parameters.max_prediction_ks": 0.0,
-        "steps.check_drift.parameters.fail_on_prediction_drift": True,
-    })
+    cfg = write_config(
+        tmp_path,
+        "churn_batch_inference.dev.yaml",
+        **{
+            "steps.write_predictions.parameters.output_dir": str(tmp_path / "p"),
+            "steps.check_drift.parameters.max_prediction_ks": 0.0,
+            "steps.check_drift.parameters.fail_on_prediction_drift": True,
+        },
+    )
     with pytest.raises(RuntimeError, match="failed"):
         _run("churn_batch_inference", cfg)
     last = Client().get_pipeline("churn_batch_inference").last_run

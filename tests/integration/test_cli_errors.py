@@ -32,35 +32,42 @@ def _subset(n: int = 2000) -> pd.DataFrame:
 
 def test_missing_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.csv"
-    cfg = write_config(tmp_path, "churn_training.dev.yaml",
-                       **{"parameters.source.path": str(missing)})
-    _assert_one_line_error(run_cli("churn_training", "--config", str(cfg)), "not found",
-                           str(missing))
+    cfg = write_config(
+        tmp_path, "churn_training.dev.yaml", **{"parameters.source.path": str(missing)}
+    )
+    _assert_one_line_error(
+        run_cli("churn_training", "--config", str(cfg)), "not found", str(missing)
+    )
 
 
 def test_missing_column(tmp_path: Path) -> None:
     bad = tmp_path / "no_price.csv"
     _subset().drop(columns=["Price"]).to_csv(bad, index=False)
     cfg = write_config(tmp_path, "churn_training.dev.yaml", **{"parameters.source.path": str(bad)})
-    _assert_one_line_error(run_cli("churn_training", "--config", str(cfg)), "missing column",
-                           "price")
+    _assert_one_line_error(
+        run_cli("churn_training", "--config", str(cfg)), "missing column", "price"
+    )
 
 
 def test_wrong_types_and_empty_after_filtering(tmp_path: Path) -> None:
     wrong = tmp_path / "wrong_types.csv"
     _subset().assign(Quantity="lots").to_csv(wrong, index=False)
-    cfg = write_config(tmp_path, "churn_training.dev.yaml",
-                       **{"parameters.source.path": str(wrong)})
-    _assert_one_line_error(run_cli("churn_training", "--config", str(cfg)), "quantity",
-                           "no parsable numbers")
+    cfg = write_config(
+        tmp_path, "churn_training.dev.yaml", **{"parameters.source.path": str(wrong)}
+    )
+    _assert_one_line_error(
+        run_cli("churn_training", "--config", str(cfg)), "quantity", "no parsable numbers"
+    )
 
     cancelled = tmp_path / "all_cancelled.csv"
     df = _subset(200)
     df.assign(Invoice="C" + df["Invoice"].str.lstrip("C")).to_csv(cancelled, index=False)
-    cfg = write_config(tmp_path, "churn_training.dev.yaml",
-                       **{"parameters.source.path": str(cancelled)})
-    _assert_one_line_error(run_cli("churn_training", "--config", str(cfg)),
-                           "no valid rows left", "cancelled_invoice")
+    cfg = write_config(
+        tmp_path, "churn_training.dev.yaml", **{"parameters.source.path": str(cancelled)}
+    )
+    _assert_one_line_error(
+        run_cli("churn_training", "--config", str(cfg)), "no valid rows left", "cancelled_invoice"
+    )
 
 
 def test_bad_config_and_promote_unknown_version(tmp_path: Path) -> None:

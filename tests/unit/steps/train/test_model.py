@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification
 from sklearn.metrics import roc_auc_score
+from xgboost import XGBClassifier
 
 from steps.errors import DataError
 from steps.train._model import (
@@ -18,25 +19,35 @@ from steps.train._model import (
     split_by_time,
 )
 
+Fitted = tuple[XGBClassifier, pd.DataFrame, list[str]]
 FAST = XGBParams(n_estimators=200, learning_rate=0.1, early_stopping_rounds=20)
 
 
 def _by_cutoff(months: list[str], rows_per_cutoff: int = 3) -> pd.DataFrame:
     cutoffs = [pd.Timestamp(m) for m in months for _ in range(rows_per_cutoff)]
-    return pd.DataFrame({
-        "customer_id": [f"c{i % rows_per_cutoff}" for i in range(len(cutoffs))],
-        "cutoff": cutoffs,
-        "x": np.arange(len(cutoffs), dtype=float),
-        LABEL: [i % 2 for i in range(len(cutoffs))],
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i % rows_per_cutoff}" for i in range(len(cutoffs))],
+            "cutoff": cutoffs,
+            "x": np.arange(len(cutoffs), dtype=float),
+            LABEL: [i % 2 for i in range(len(cutoffs))],
+        }
+    )
 
 
 # --- split_by_time ----------------------------------------------------------------------------
 
 
 def test_split_by_time_parts() -> None:
-    months = ["2010-01-01", "2010-02-01", "2010-03-01", "2010-04-01", "2010-05-01",
-              "2010-06-01", "2010-07-01"]
+    months = [
+        "2010-01-01",
+        "2010-02-01",
+        "2010-03-01",
+        "2010-04-01",
+        "2010-05-01",
+        "2010-06-01",
+        "2010-07-01",
+    ]
     data = _by_cutoff(months).sample(frac=1.0, random_state=0)  # order must not matter
     train, valid, test = split_by_time(data, "2010-06-01", n_valid_cutoffs=2)
     ts = pd.Timestamp
@@ -71,11 +82,6 @@ def test_split_by_time_too_few_training_cutoffs_raises() -> None:
         split_by_time(data, "2010-03-01", n_valid_cutoffs=2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source bug: n_valid_cutoffs=0 makes cutoffs[-0] the first cutoff, so every earlier "
-    "row goes to validation and train is silently empty instead of raising DataError",
-)
 def test_split_by_time_zero_valid_cutoffs_never_returns_an_empty_part() -> None:
     data = _by_cutoff(["2010-01-01", "2010-02-01", "2010-03-01"])
     try:
@@ -89,8 +95,9 @@ def test_split_by_time_zero_valid_cutoffs_never_returns_an_empty_part() -> None:
 
 
 def _classification_frame(n: int = 1500, seed: int = 0) -> tuple[pd.DataFrame, list[str]]:
-    x, y = make_classification(n_samples=n, n_features=6, n_informative=4, n_redundant=0,
-                               random_state=seed)
+    x, y = make_classification(
+        n_samples=n, n_features=6, n_informative=4, n_redundant=0, random_state=seed
+    )
     features = [f"f{i}" for i in range(x.shape[1])]
     frame = pd.DataFrame(x, columns=features)
     frame[LABEL] = y
@@ -98,21 +105,21 @@ def _classification_frame(n: int = 1500, seed: int = 0) -> tuple[pd.DataFrame, l
 
 
 @pytest.fixture(scope="module")
-def fitted() -> tuple[object, pd.DataFrame, list[str]]:
+def fitted() -> Fitted:
     frame, features = _classification_frame()
     train, valid, test = frame.iloc[:900], frame.iloc[900:1200], frame.iloc[1200:]
     model = fit_xgb(train, valid, features, FAST)
     return model, test, features
 
 
-def test_fit_xgb_learns(fitted: tuple[object, pd.DataFrame, list[str]]) -> None:
+def test_fit_xgb_learns(fitted: Fitted) -> None:
     model, test, _ = fitted
-    proba = predict_churn(model, test)  # type: ignore[arg-type]
+    proba = predict_churn(model, test)
     assert proba.shape == (len(test),)
     assert ((proba >= 0) & (proba <= 1)).all()
     assert roc_auc_score(test[LABEL], proba) > 0.8
     # early stopping on the validation slice kept fewer trees than the cap
-    assert model.best_iteration < FAST.n_estimators - 1  # type: ignore[attr-defined]
+    assert model.best_iteration < FAST.n_estimators - 1
 
 
 def test_fit_xgb_missing_column_raises() -> None:
@@ -124,20 +131,20 @@ def test_fit_xgb_missing_column_raises() -> None:
 
 
 def test_predict_churn_uses_model_features_by_name(
-    fitted: tuple[object, pd.DataFrame, list[str]],
+    fitted: Fitted,
 ) -> None:
     model, test, features = fitted
-    expected = predict_churn(model, test)  # type: ignore[arg-type]
+    expected = predict_churn(model, test)
     shuffled = test[list(reversed(features))].assign(extra=1.0, customer_id="x")
-    np.testing.assert_allclose(predict_churn(model, shuffled), expected)  # type: ignore[arg-type]
+    np.testing.assert_allclose(predict_churn(model, shuffled), expected)
 
 
 def test_predict_churn_missing_feature_raises(
-    fitted: tuple[object, pd.DataFrame, list[str]],
+    fitted: Fitted,
 ) -> None:
     model, test, _ = fitted
     with pytest.raises(DataError, match="model needs: f2, f4"):
-        predict_churn(model, test.drop(columns=["f2", "f4"]))  # type: ignore[arg-type]
+        predict_churn(model, test.drop(columns=["f2", "f4"]))
 
 
 # --- RecencyBaseline --------------------------------------------------------------------------

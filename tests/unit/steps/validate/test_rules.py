@@ -70,8 +70,9 @@ def test_bad_row_is_quarantined_with_reason_and_raw_values(
 
 def test_first_matching_rule_wins() -> None:
     # cancelled with a negative quantity and a missing customer: cancellation is reported
-    _, quarantine = split_quarantine(_raw({}, {"invoice": "C1", "quantity": "-1",
-                                              "customer_id": None}))
+    _, quarantine = split_quarantine(
+        _raw({}, {"invoice": "C1", "quantity": "-1", "customer_id": None})
+    )
     assert quarantine["reason"].tolist() == ["cancelled_invoice"]
     # unparsable date is checked before everything else
     _, quarantine = split_quarantine(_raw({}, {"invoice": "C1", "invoice_date": "??"}))
@@ -88,8 +89,14 @@ def test_quarantine_keeps_raw_columns_plus_reason() -> None:
 def test_clean_rows_are_typed_with_amount() -> None:
     raw = _raw(
         {},
-        {"invoice": "489435", "quantity": "3", "price": "2.5", "customer_id": "12346",
-         "invoice_date": "1/31/2010 17:05", "description": None},
+        {
+            "invoice": "489435",
+            "quantity": "3",
+            "price": "2.5",
+            "customer_id": "12346",
+            "invoice_date": "1/31/2010 17:05",
+            "description": None,
+        },
     )
     clean, quarantine = split_quarantine(raw)
     assert quarantine.empty
@@ -102,7 +109,8 @@ def test_clean_rows_are_typed_with_amount() -> None:
     assert clean["price"].tolist() == pytest.approx([6.95, 2.5])
     assert clean["amount"].tolist() == pytest.approx([12 * 6.95, 3 * 2.5])
     assert clean["invoice_date"].tolist() == [
-        pd.Timestamp("2009-12-01 07:45"), pd.Timestamp("2010-01-31 17:05")
+        pd.Timestamp("2009-12-01 07:45"),
+        pd.Timestamp("2010-01-31 17:05"),
     ]
     assert clean["invoice"].tolist() == ["489434", "489435"]
     assert clean["country"].tolist() == ["United Kingdom", "United Kingdom"]
@@ -128,8 +136,9 @@ def test_iso_dates_are_accepted_as_fallback() -> None:
 
 
 def test_whitespace_is_stripped_from_text_columns() -> None:
-    clean, _ = split_quarantine(_raw({"invoice": " 489434 ", "stock_code": " 85048 ",
-                                      "country": " France "}))
+    clean, _ = split_quarantine(
+        _raw({"invoice": " 489434 ", "stock_code": " 85048 ", "country": " France "})
+    )
     assert clean.loc[0, "invoice"] == "489434"
     assert clean.loc[0, "stock_code"] == "85048"
     assert clean.loc[0, "country"] == "France"
@@ -186,14 +195,9 @@ def test_wholly_unparsable_column_raises(column: str, value: str, kind: str) -> 
         split_quarantine(raw)
 
 
-# --- known source bugs (see the report); strict xfails turn into failures once fixed ----------
+# --- rows that once slipped through: missing text fields, non-finite and huge numbers ---------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source bug: a missing stock_code/country is not flagged; astype(str) turns it into "
-    "the literal text '<NA>' in the clean frame",
-)
 @pytest.mark.parametrize("column", ["stock_code", "country"])
 def test_missing_text_field_is_quarantined(column: str) -> None:
     clean, quarantine = split_quarantine(_raw({}, {column: None}))
@@ -201,13 +205,9 @@ def test_missing_text_field_is_quarantined(column: str) -> None:
     assert len(quarantine) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source bug: non-finite or huge numbers are not quarantined: quantity 'inf' raises "
-    "IntCastingNaNError, '1e30' overflows int64 and fails the schema, price 'inf' is kept clean",
-)
 @pytest.mark.parametrize(
-    "override", [{"quantity": "inf"}, {"quantity": "1e30"}, {"price": "inf"}],
+    "override",
+    [{"quantity": "inf"}, {"quantity": "1e30"}, {"price": "inf"}],
     ids=["quantity-inf", "quantity-1e30", "price-inf"],
 )
 def test_non_finite_numbers_are_quarantined(override: dict[str, str]) -> None:
