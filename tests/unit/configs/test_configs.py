@@ -1,0 +1,50 @@
+"""Every pipeline YAML validates against configs/schema.py; typos fail with the file named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from configs.schema import PIPELINE_PARAMS, validate_config, validate_config_file
+from steps.errors import DataError
+from tests.conftest import PROJECT_ROOT
+
+CONFIGS = sorted((PROJECT_ROOT / "configs").glob("*.yaml"))
+
+
+def test_every_pipeline_has_a_full_and_a_dev_config() -> None:
+    names = {p.name for p in CONFIGS}
+    for pipeline in PIPELINE_PARAMS:
+        assert {f"{pipeline}.yaml", f"{pipeline}.dev.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_config_is_valid(path: Path) -> None:
+    validate_config_file(path)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_config_step_keys_match_pipeline_steps(path: Path) -> None:
+    import importlib
+
+    name = path.name.split(".")[0]
+    pipe = getattr(importlib.import_module(f"pipelines.{name}"), name)
+    source = Path(importlib.import_module(f"pipelines.{name}").__file__ or "").read_text()
+    for step_name in (yaml.safe_load(path.read_text()).get("steps") or {}):
+        assert f"{step_name}(" in source, f"{path.name}: step {step_name} is not in {pipe.name}"
+
+
+def test_typo_fails_with_path() -> None:
+    raw = yaml.safe_load((PROJECT_ROOT / "configs" / "churn_training.yaml").read_text())
+    raw["steps"]["train_churn_model"]["parameters"]["max_dept"] = 3
+    with pytest.raises(DataError, match=r"cfg\.yaml: max_dept"):
+        validate_config(raw, "churn_training", "cfg.yaml")
+
+
+def test_secret_like_values_are_not_in_yaml() -> None:
+    for path in CONFIGS + sorted((PROJECT_ROOT / "configs" / "stacks").glob("*.yaml")):
+        text = path.read_text().lower()
+        for word in ("password:", "secret:", "token:", "aws_secret"):
+            assert word not in text, f"{path.name} holds {word}"
