@@ -32,7 +32,7 @@ def test_config_step_keys_match_pipeline_steps(path: Path) -> None:
     name = path.name.split(".")[0]
     pipe = getattr(importlib.import_module(f"pipelines.{name}"), name)
     source = Path(importlib.import_module(f"pipelines.{name}").__file__ or "").read_text()
-    for step_name in (yaml.safe_load(path.read_text()).get("steps") or {}):
+    for step_name in yaml.safe_load(path.read_text()).get("steps") or {}:
         assert f"{step_name}(" in source, f"{path.name}: step {step_name} is not in {pipe.name}"
 
 

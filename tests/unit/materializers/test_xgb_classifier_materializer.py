@@ -31,8 +31,9 @@ def test_roundtrip_predicts_identically(model: xgb.XGBClassifier, tmp_path: Path
     files = os.listdir(uri)
     assert files == ["model.ubj"]  # native UBJSON, nothing pickled beside it
     loaded = m.load(xgb.XGBClassifier)
-    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(50, 5)),
-                         columns=[f"f{i}" for i in range(5)])
+    frame = pd.DataFrame(
+        np.random.default_rng(0).normal(size=(50, 5)), columns=[f"f{i}" for i in range(5)]
+    )
     np.testing.assert_allclose(loaded.predict_proba(frame), model.predict_proba(frame))
     assert loaded.get_booster().feature_names == model.get_booster().feature_names
     meta = m.extract_metadata(model)

@@ -1,0 +1,139 @@
+"""ZenML overhead on churn_training: the pipeline vs the same work called directly.
+
+Runs churn_training through ZenML (local orchestrator, MLflow tracker) and, in the same
+process, the same framework-free functions in the same order with the same MLflow logging and
+registration, on the same data. Prints the median wall times over --repeats and the ratio; the
+last line is JSON: {"zenml_wall_s": ..., "direct_wall_s": ..., "overhead_ratio": ...}.
+
+Usage: uv run python bench/pipeline_overhead.py [--dev] [--repeats 3]
+State goes to a temporary folder, never the user's ZenML config or MLflow store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+_HOME = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
+os.environ["RETAIL_MLOPS_HOME"] = str(_HOME / "state")
+os.environ["ZENML_CONFIG_PATH"] = str(_HOME / "zenml")
+os.environ["ZENML_ANALYTICS_OPT_IN"] = "false"
+os.environ["GIT_PYTHON_REFRESH"] = "quiet"
+
+
+def direct_run(config: dict, tracking_uri: str) -> float:
+    """The churn_training work without ZenML; returns its wall time in seconds."""
+    import mlflow
+    import pandas as pd
+    import xgboost as xgb
+    from mlflow.models import infer_signature
+
+    from steps.evaluate._metrics import classification_metrics
+    from steps.features._customer import FEATURE_COLUMNS, build_churn_dataset, monthly_cutoffs
+    from steps.ingest._sources import read_source
+    from steps.names import MODEL_NAME
+    from steps.registry._registry import register
+    from steps.train._model import LABEL, RecencyBaseline, XGBParams, fit_xgb, predict_churn
+    from steps.train.train_churn_model import _importance_figure
+    from steps.validate._rules import split_quarantine
+
+    start = time.perf_counter()
+    params, steps = config["parameters"], config["steps"]
+    ds = steps["build_churn_dataset"]["parameters"]
+    raw, _lineage = read_source(params["source"])
+    clean, _quarantine = split_quarantine(raw)
+    cutoffs = [
+        *monthly_cutoffs(ds["first_cutoff"], ds["last_train_cutoff"]),
+        pd.Timestamp(params["test_cutoff"]),
+    ]
+    data = build_churn_dataset(clean, cutoffs, ds["horizon_days"], ds["active_window_days"])
+    from steps.train._model import split_by_time
+
+    train, valid, test = split_by_time(
+        data, params["test_cutoff"], steps["split_churn_dataset"]["parameters"]["n_valid_cutoffs"]
+    )
+    features = list(FEATURE_COLUMNS)
+    xp = XGBParams(**steps["train_churn_model"]["parameters"])
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment("churn_training")
+    with mlflow.start_run():
+        model = fit_xgb(train, valid, features, xp)
+        mlflow.log_params(xp.__dict__)
+        example = train[features].head(5)
+        info = mlflow.xgboost.log_model(
+            model,
+            name="model",
+            signature=infer_signature(example, model.predict_proba(example)[:, 1]),
+            input_example=example,
+            model_format="ubj",
+            pip_requirements=[f"xgboost=={xgb.__version__}", f"pandas=={pd.__version__}"],
+        )
+        mlflow.log_figure(_importance_figure(model, features), "feature_importance.png")
+        m = classification_metrics(test[LABEL], predict_churn(model, test))
+        b = classification_metrics(test[LABEL], RecencyBaseline().fit(train).predict_proba(test))
+        mlflow.log_metrics(
+            {f"test_{k}": v for k, v in m.items()} | {f"baseline_test_{k}": v for k, v in b.items()}
+        )
+        predict_churn(model, train)  # the reference predictions the pipeline also computes
+        register(str(info.model_uri), f"{MODEL_NAME}_direct")
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    """Run both paths --repeats times, alternating, and print medians and the ratio."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dev", action="store_true", help="use the committed subset")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    import yaml
+
+    from configs.stacks import register_stack
+    from run import run_pipeline
+    from steps.registry._registry import configure_mlflow_from_stack
+
+    register_stack("local")
+    cfg_path = ROOT / "configs" / f"churn_training{'.dev' if args.dev else ''}.yaml"
+    config = yaml.safe_load(cfg_path.read_text())
+    tracking_uri = configure_mlflow_from_stack()
+    # warm both paths once (imports, data cache, MLflow tables) before timing
+    run_pipeline("churn_training", str(cfg_path), no_cache=True)
+    direct_run(config, tracking_uri)
+
+    zen, direct = [], []
+    for i in range(args.repeats):
+        t0 = time.perf_counter()
+        run_pipeline("churn_training", str(cfg_path), no_cache=True)
+        zen.append(time.perf_counter() - t0)
+        direct.append(direct_run(config, configure_mlflow_from_stack()))
+        print(f"repeat {i + 1}: zenml {zen[-1]:.2f} s, direct {direct[-1]:.2f} s", flush=True)
+    z, d = statistics.median(zen), statistics.median(direct)
+    print(
+        f"data: {'committed subset' if args.dev else 'full UCI Online Retail II'}; "
+        f"medians over {args.repeats} runs"
+    )
+    print(
+        f"zenml pipeline: {z:.2f} s   direct calls: {d:.2f} s   overhead x{z / d:.2f} "
+        f"(+{z - d:.2f} s)"
+    )
+    print(
+        json.dumps(
+            {
+                "zenml_wall_s": round(z, 3),
+                "direct_wall_s": round(d, 3),
+                "overhead_ratio": round(z / d, 3),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
