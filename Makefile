@@ -14,7 +14,8 @@ help:  ## Show targets
 
 uv:  ## Install uv with pip if it is missing
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
-		|| $(PYTHON) -m pip install --quiet "uv>=0.5"
+		|| $(PYTHON) -m pip install --quiet "uv>=0.5" \
+		|| $(PYTHON) -m pip install --quiet --break-system-packages "uv>=0.5"
 
 sync: uv  ## Install the locked environment (uv sync --frozen)
 	$(UV) sync --frozen
