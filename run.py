@@ -18,10 +18,11 @@ import logging  # noqa: E402
 import click  # noqa: E402
 
 PIPELINES = {
+    "feature_materialization": "pipelines.feature_materialization",
     "churn_training": "pipelines.churn_training",
     "churn_batch_inference": "pipelines.churn_batch_inference",
 }
-MAIN_FLOW = ["churn_training", "churn_batch_inference"]
+MAIN_FLOW = ["feature_materialization", "churn_training", "churn_batch_inference"]
 
 EXAMPLES = """
 \b

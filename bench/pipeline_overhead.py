@@ -37,7 +37,13 @@ def direct_run(config: dict, tracking_uri: str) -> float:
     from mlflow.models import infer_signature
 
     from steps.evaluate._metrics import classification_metrics
-    from steps.features._customer import FEATURE_COLUMNS, build_churn_dataset, monthly_cutoffs
+    from steps.features import _store
+    from steps.features._customer import (
+        FEATURE_COLUMNS,
+        churn_entities,
+        customer_feature_snapshots,
+        monthly_cutoffs,
+    )
     from steps.ingest._sources import read_source
     from steps.names import MODEL_NAME
     from steps.registry._registry import register
@@ -47,14 +53,26 @@ def direct_run(config: dict, tracking_uri: str) -> float:
 
     start = time.perf_counter()
     params, steps = config["parameters"], config["steps"]
-    ds = steps["build_churn_dataset"]["parameters"]
     raw, _lineage = read_source(params["source"])
     clean, _quarantine = split_quarantine(raw)
     cutoffs = [
-        *monthly_cutoffs(ds["first_cutoff"], ds["last_train_cutoff"]),
+        *monthly_cutoffs(params["first_cutoff"], params["last_train_cutoff"]),
         pd.Timestamp(params["test_cutoff"]),
     ]
-    data = build_churn_dataset(clean, cutoffs, ds["horizon_days"], ds["active_window_days"])
+    window = params["active_window_days"]
+    horizon = steps["build_churn_entities"]["parameters"]["horizon_days"]
+    # the same feature-store round trip the pipeline makes: write snapshots, PIT-join entities
+    entities = churn_entities(clean, cutoffs, horizon, window)
+    snaps = customer_feature_snapshots(clean, cutoffs, window).rename(
+        columns={"cutoff": "event_timestamp"}
+    )
+    summary = _store.quality_summary(snaps, list(FEATURE_COLUMNS))
+    store = _store.feature_store()
+    _store.apply_definitions(store)
+    _store.write_offline(snaps, "customer_features", summary)
+    data = _store.historical_features(store, entities, "customer_features").rename(
+        columns={"event_timestamp": "cutoff"}
+    )
     from steps.train._model import split_by_time
 
     train, valid, test = split_by_time(

@@ -21,22 +21,46 @@ class ChurnTrainingParams(_Strict):
     """`parameters:` of churn_training."""
 
     source: Source
-    test_cutoff: dt.date
-
-
-class BuildChurnDatasetParams(_Strict):
-    """`steps.build_churn_dataset.parameters`."""
-
     first_cutoff: dt.date
     last_train_cutoff: dt.date
-    horizon_days: int = Field(90, ge=1, le=365)
+    test_cutoff: dt.date
     active_window_days: int = Field(3650, ge=1)
 
     @model_validator(mode="after")
-    def _ordered(self) -> BuildChurnDatasetParams:
-        if self.first_cutoff > self.last_train_cutoff:
-            raise ValueError("first_cutoff must not be after last_train_cutoff")
+    def _ordered(self) -> ChurnTrainingParams:
+        if not self.first_cutoff <= self.last_train_cutoff < self.test_cutoff:
+            raise ValueError("need first_cutoff <= last_train_cutoff < test_cutoff")
         return self
+
+
+class BuildChurnEntitiesParams(_Strict):
+    """`steps.build_churn_entities.parameters`."""
+
+    horizon_days: int = Field(90, ge=1, le=365)
+
+
+class WriteFeatureTableParams(_Strict):
+    """`steps.write_feature_table.parameters` (and its named invocations)."""
+
+    max_null_rate: float = Field(0.6, ge=0, le=1)
+    max_null_rate_increase: float = Field(0.2, ge=0, le=1)
+
+
+class FeatureMaterializationParams(_Strict):
+    """`parameters:` of feature_materialization."""
+
+    source: Source
+    first_snapshot: dt.date
+    last_snapshot: dt.date
+    materialize_end: dt.date
+    active_window_days: int = Field(3650, ge=1)
+
+
+class ItemFeatureParams(_Strict):
+    """`steps.compute_item_features.parameters`."""
+
+    lags: list[int] = Field(default_factory=lambda: [1, 7, 14, 28])
+    windows: list[int] = Field(default_factory=lambda: [7, 28, 91])
 
 
 class TrainParams(_Strict):
@@ -56,6 +80,7 @@ class ChurnBatchInferenceParams(_Strict):
 
     source: Source
     scoring_cutoff: dt.date
+    active_window_days: int = Field(3650, ge=1)
 
 
 class DriftReportParams(_Strict):
@@ -78,9 +103,14 @@ class CheckDriftParams(_Strict):
 PIPELINE_PARAMS: dict[str, type[BaseModel]] = {
     "churn_training": ChurnTrainingParams,
     "churn_batch_inference": ChurnBatchInferenceParams,
+    "feature_materialization": FeatureMaterializationParams,
 }
 STEP_PARAMS: dict[str, type[BaseModel]] = {
-    "build_churn_dataset": BuildChurnDatasetParams,
+    "build_churn_entities": BuildChurnEntitiesParams,
+    "write_feature_table": WriteFeatureTableParams,
+    "write_customer_features": WriteFeatureTableParams,
+    "write_item_features": WriteFeatureTableParams,
+    "compute_item_features": ItemFeatureParams,
     "train_churn_model": TrainParams,
     "build_drift_report": DriftReportParams,
     "check_drift": CheckDriftParams,

@@ -23,6 +23,12 @@ class A(StrEnum):
     DRIFT_REPORT = "drift_report"
     DRIFT_SUMMARY = "drift_summary"
     GATE_RESULT = "gate_result"
+    CUSTOMER_FEATURES = "customer_features"
+    ITEM_FEATURES = "item_daily_features"
+    SOURCE_HASH = "source_data_hash"
+    ITEM_SOURCE_HASH = "item_source_data_hash"
+    CHURN_ENTITIES = "churn_entities"
+    CUSTOMER_DATASET = "customer_dataset"
 
 
 MODEL_NAME = "churn_classifier"  # ZenML Model, MLflow registered model and Bento model share it

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from steps.errors import DataError
-from steps.paths import state_dir
+from steps.paths import PROJECT_ROOT, state_dir
 
 STACKS_DIR = Path(__file__).resolve().parent
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
@@ -33,6 +33,8 @@ def _expand(value: Any) -> Any:
         name = match.group(1)
         if name == "RETAIL_MLOPS_HOME":
             return os.environ.get(name) or str(state_dir())
+        if name == "PROJECT_ROOT":
+            return str(PROJECT_ROOT)
         if name not in os.environ:
             raise DataError(f"stack config needs environment variable {name}")
         return os.environ[name]

@@ -20,8 +20,8 @@ from steps.features._customer import (
     churn_labels,
     customer_features,
     monthly_cutoffs,
-    orders_from_lines,
 )
+from tests.reference.customer_features import orders_from_lines
 
 CUTOFF = pd.Timestamp("2010-04-01")
 T = pd.Timestamp

@@ -1,0 +1,81 @@
+"""Feast definitions: entities, Parquet sources written by the pipelines, and feature views.
+
+The pipelines apply these objects with the Python SDK (one FeatureStore per process);
+`feast apply` from this folder works too, with RETAIL_MLOPS_HOME exported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from feast import Entity, FeatureView, Field, FileSource, ValueType
+from feast.types import Float64
+
+_HOME = Path(os.environ.get("RETAIL_MLOPS_HOME", Path(__file__).resolve().parent.parent / ".state"))
+OFFLINE_DIR = _HOME / "feast" / "data"
+
+# The feature lists are the feature library's own, so a view can never drift from the code.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from steps.features._customer import FEATURE_COLUMNS as CUSTOMER_FEATURES  # noqa: E402
+from steps.features._item import ITEM_FEATURE_COLUMNS as ITEM_FEATURES  # noqa: E402
+
+customer = Entity(
+    name="customer",
+    join_keys=["customer_id"],
+    value_type=ValueType.STRING,
+    description="A shop customer (UCI Online Retail II Customer ID).",
+)
+item = Entity(
+    name="item",
+    join_keys=["stock_code"],
+    value_type=ValueType.STRING,
+    description="A stock item (SKU), by StockCode.",
+)
+
+customer_source = FileSource(
+    name="customer_features_source",
+    path=str(OFFLINE_DIR / "customer_features.parquet"),
+    timestamp_field="event_timestamp",
+    description="Customer feature snapshots written by the pipelines; a row at t uses only "
+    "invoice lines before t.",
+)
+item_source = FileSource(
+    name="item_daily_features_source",
+    path=str(OFFLINE_DIR / "item_daily_features.parquet"),
+    timestamp_field="event_timestamp",
+    description="Item-day features; a row for day d uses only demand before d.",
+)
+
+customer_features = FeatureView(
+    name="customer_features",
+    entities=[customer],
+    # Snapshots are monthly: a cutoff picks the latest snapshot at or before it, within 45 days.
+    ttl=timedelta(days=45),
+    schema=[Field(name=f, dtype=Float64) for f in CUSTOMER_FEATURES],
+    source=customer_source,
+    online=True,
+    description="RFM-style customer features as of a snapshot time (churn model inputs).",
+    tags={"owner": "retail-mlops", "job": "churn"},
+)
+item_daily_features = FeatureView(
+    name="item_daily_features",
+    entities=[item],
+    ttl=timedelta(days=7),
+    schema=[Field(name=f, dtype=Float64) for f in ITEM_FEATURES],
+    source=item_source,
+    online=True,
+    description="Calendar, lag and past-only rolling demand and price features per item-day.",
+    tags={"owner": "retail-mlops", "job": "demand"},
+)
+
+OBJECTS = [customer, item, customer_features, item_daily_features]
+
+
+def definition_version() -> str:
+    """A short hash of the feature definitions, recorded with every feature table."""
+    text = repr((CUSTOMER_FEATURES, ITEM_FEATURES, customer_features.ttl, item_daily_features.ttl))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -1,0 +1,16 @@
+"""The stack's Feast repo: the only place the feature steps look at the ZenML stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from steps.features._store import feature_store
+
+
+def stack_feature_store() -> Any:
+    """FeatureStore for the active stack's Feast component (feature_repo/ if it has none)."""
+    from zenml.client import Client
+
+    component = Client().active_stack.feature_store
+    repo = getattr(getattr(component, "config", None), "feast_repo", None) if component else None
+    return feature_store(str(repo) if repo else None)

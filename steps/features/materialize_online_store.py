@@ -1,0 +1,30 @@
+"""Step: load the latest feature values into the online store."""
+
+from typing import Annotated, Any
+
+import pandas as pd
+from zenml import log_metadata, step
+
+from steps.features import _store
+from steps.features._zenml import stack_feature_store
+
+
+@step(enable_cache=False)
+def materialize_online_store(
+    customer_table: str, item_table: str, end: str
+) -> Annotated[dict[str, Any], "materialization"]:
+    """Backfill each view the first time, then incrementally, up to `end`.
+
+    Args:
+        customer_table: Offline table of customer_features written upstream.
+        item_table: Offline table of item_daily_features written upstream.
+        end: Materialize rows with timestamps before this date (YYYY-MM-DD).
+
+    Returns:
+        For each view, "backfill" or "incremental".
+    """
+    tables = (customer_table, item_table)
+    views = [name for name in _store.VIEWS if any(t.endswith(f"{name}.parquet") for t in tables)]
+    done = _store.materialize(stack_feature_store(), views, pd.Timestamp(end).to_pydatetime())
+    log_metadata(metadata={"views": done, "end": end}, infer_artifact=True)
+    return done

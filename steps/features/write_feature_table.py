@@ -1,0 +1,66 @@
+"""Step: write a feature table to the Feast offline store, with lineage and a quality gate."""
+
+from typing import Annotated
+
+import pandas as pd
+from zenml import get_step_context, log_metadata, step
+from zenml.logger import get_logger
+
+from steps.features import _store
+from steps.features._zenml import stack_feature_store
+
+logger = get_logger(__name__)
+
+
+@step(enable_cache=False)
+def write_feature_table(
+    features: pd.DataFrame,
+    source_hash: str,
+    view: str,
+    max_null_rate: float = 0.6,
+    max_null_rate_increase: float = 0.2,
+) -> Annotated[str, "offline_table"]:
+    """Check the table against its view, gate on null rates, upsert it, and `feast apply`.
+
+    Args:
+        features: Key, event_timestamp and the view's feature columns.
+        source_hash: Content hash of the data the features came from (lineage).
+        view: Feast feature view name.
+        max_null_rate: Largest tolerated null rate of any feature.
+        max_null_rate_increase: Largest tolerated rise of a null rate since the last write.
+
+    Returns:
+        Path of the view's offline Parquet file.
+
+    Raises:
+        DataError: Naming the column on a schema mismatch, or the numbers on a null-rate breach.
+    """
+    _store.check_feature_table(features, view)
+    columns = _store.view_columns(view)
+    summary = _store.quality_summary(features, columns)
+    _store.check_null_rates(
+        summary, _store.previous_summary(view), max_null_rate, max_null_rate_increase
+    )
+    store = stack_feature_store()
+    _store.apply_definitions(store)
+    path = _store.write_offline(features, view, summary)
+    from feature_repo.definitions import definition_version
+
+    lineage = {
+        "producing_run": get_step_context().pipeline_run.name,
+        "source_data_hash": source_hash,
+        "definition_version": definition_version(),
+        "view": view,
+        "path": str(path),
+    }
+    worst = max(summary["null_rate"].items(), key=lambda kv: kv[1])
+    logger.info(
+        "%s: wrote %d rows to %s (highest null rate %s %.1f%%)",
+        view,
+        summary["row_count"],
+        path,
+        worst[0],
+        100 * worst[1],
+    )
+    log_metadata(metadata={"lineage": lineage, "quality": summary}, infer_artifact=True)
+    return str(path)
