@@ -103,6 +103,35 @@ def test_training_logs_metrics_model_and_quarantine(
     assert len(clean) + len(quarantine) == lineage["row_count"]
 
 
+def test_training_set_from_feast_equals_direct_computation(first_training: Any) -> None:
+    """No skew: Feast's point-in-time path returns exactly the directly computed table."""
+    import numpy as np
+    import yaml
+    from zenml.client import Client
+
+    from steps.features._customer import FEATURE_COLUMNS, build_churn_dataset, monthly_cutoffs
+
+    run = Client().get_pipeline_run(first_training.id)
+    via_feast = run.steps["fetch_customer_features"].outputs["customer_dataset"][0].load()
+    clean = run.steps["validate_transactions"].outputs["transactions"][0].load()
+    params = yaml.safe_load(DEV_TRAINING.read_text())["parameters"]
+    cutoffs = [
+        *monthly_cutoffs(params["first_cutoff"], params["last_train_cutoff"]),
+        params["test_cutoff"],
+    ]
+    direct = build_churn_dataset(clean, cutoffs, 90, params["active_window_days"])
+    keys = ["cutoff", "customer_id"]
+    via_feast = via_feast.sort_values(keys, ignore_index=True)
+    via_feast["cutoff"] = via_feast["cutoff"].astype("datetime64[ns]")
+    pd.testing.assert_frame_equal(via_feast[keys], direct[keys], check_dtype=False)
+    assert (via_feast["churned"].to_numpy() == direct["churned"].to_numpy()).all()
+    np.testing.assert_allclose(
+        via_feast[FEATURE_COLUMNS].to_numpy(float),
+        direct[FEATURE_COLUMNS].to_numpy(float),
+        rtol=1e-9,
+    )
+
+
 def test_retrain_registers_challenger_then_promote_and_rollback(
     first_training: Any, mlflow_client: Any
 ) -> None:
@@ -139,7 +168,7 @@ def test_batch_inference_writes_predictions_and_drift_report(
     assert run.status == ExecutionStatus.COMPLETED
 
     preds = pd.read_parquet(out / "churn_predictions.parquet")
-    features = run.steps["build_scoring_features"].outputs["scoring_features"][0].load()
+    features = run.steps["fetch_customer_features"].outputs["customer_dataset"][0].load()
     assert len(preds) == len(features) == preds["customer_id"].nunique()
     assert preds["churn_probability"].between(0, 1).all()
     assert set(preds["model_version"]) == {1}
