@@ -43,8 +43,19 @@ lint: sync  ## ruff + mypy
 
 bench: setup  ## Benchmarks (print medians and ratios; last line JSON)
 	$(UV) run python bench/pipeline_overhead.py
+	$(UV) run python bench/features.py
+
+REDIS_PORT ?= 6379
+redis:  ## Start a loopback redis-server for the local-servers stack (PID in .state/redis.pid)
+	@mkdir -p .state
+	redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+		--pidfile $(CURDIR)/.state/redis.pid
+	@echo "export FEAST_REDIS_CONNECTION=127.0.0.1:$(REDIS_PORT)"
+
+redis-stop:  ## Stop the redis-server started by `make redis`
+	@test -f .state/redis.pid && kill $$(cat .state/redis.pid) && rm -f .state/redis.pid || true
 
 clean-state:  ## Delete local state (ZenML, MLflow, predictions, data cache)
 	rm -rf .state
 
-.PHONY: help uv sync setup run run-dev test test-unit lint bench clean-state
+.PHONY: help uv sync setup run run-dev test test-unit lint bench redis redis-stop clean-state
