@@ -33,8 +33,6 @@ def direct_run(config: dict, tracking_uri: str) -> float:
     """The churn_training work without ZenML; returns its wall time in seconds."""
     import mlflow
     import pandas as pd
-    import xgboost as xgb
-    from mlflow.models import infer_signature
 
     from steps.evaluate._metrics import classification_metrics
     from steps.features import _store
@@ -48,7 +46,7 @@ def direct_run(config: dict, tracking_uri: str) -> float:
     from steps.names import MODEL_NAME
     from steps.registry._registry import register
     from steps.train._model import LABEL, RecencyBaseline, XGBParams, fit_xgb, predict_churn
-    from steps.train.train_churn_model import _importance_figure
+    from steps.train._tracking import log_churn_model
     from steps.validate._rules import split_quarantine
 
     start = time.perf_counter()
@@ -84,24 +82,14 @@ def direct_run(config: dict, tracking_uri: str) -> float:
     mlflow.set_experiment("churn_training")
     with mlflow.start_run():
         model = fit_xgb(train, valid, features, xp)
-        mlflow.log_params(xp.__dict__)
-        example = train[features].head(5)
-        info = mlflow.xgboost.log_model(
-            model,
-            name="model",
-            signature=infer_signature(example, model.predict_proba(example)[:, 1]),
-            input_example=example,
-            model_format="ubj",
-            pip_requirements=[f"xgboost=={xgb.__version__}", f"pandas=={pd.__version__}"],
-        )
-        mlflow.log_figure(_importance_figure(model, features), "feature_importance.png")
+        model_uri = log_churn_model(model, train, valid, xp, features)
         m = classification_metrics(test[LABEL], predict_churn(model, test))
         b = classification_metrics(test[LABEL], RecencyBaseline().fit(train).predict_proba(test))
         mlflow.log_metrics(
             {f"test_{k}": v for k, v in m.items()} | {f"baseline_test_{k}": v for k, v in b.items()}
         )
         predict_churn(model, train)  # the reference predictions the pipeline also computes
-        register(str(info.model_uri), f"{MODEL_NAME}_direct")
+        register(model_uri, f"{MODEL_NAME}_direct")
     return time.perf_counter() - start
 
 

@@ -12,24 +12,9 @@ from materializers.xgb_classifier_materializer import XGBClassifierMaterializer
 from steps.features._customer import FEATURE_COLUMNS
 from steps.names import A
 from steps.train._model import XGBParams, fit_xgb
+from steps.train._tracking import log_churn_model
 
 logger = get_logger(__name__)
-
-
-def _importance_figure(model: xgb.XGBClassifier, features: list[str]):  # type: ignore[no-untyped-def]
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    gains = model.get_booster().get_score(importance_type="gain")
-    items = sorted(((gains.get(f, 0.0), f) for f in features), reverse=True)[:20][::-1]
-    fig, ax = plt.subplots(figsize=(7, 6))
-    ax.barh([f for _, f in items], [g for g, _ in items])
-    ax.set_xlabel("total gain")
-    ax.set_title("Churn model feature importance")
-    fig.tight_layout()
-    return fig
 
 
 @step(output_materializers={str(A.MODEL): XGBClassifierMaterializer})
@@ -66,9 +51,6 @@ def train_churn_model(
     Raises:
         DataError: If the frames lack feature columns or the label.
     """
-    import mlflow
-    from mlflow.models import infer_signature
-
     params = XGBParams(
         n_estimators,
         learning_rate,
@@ -86,28 +68,9 @@ def train_churn_model(
         model.best_iteration,
     )
 
-    mlflow.log_params(
-        {
-            **params.__dict__,
-            "n_features": len(features),
-            "train_rows": len(train),
-            "valid_rows": len(valid),
-            "best_iteration": model.best_iteration,
-        }
-    )
-    example = train[features].head(5)
-    info = mlflow.xgboost.log_model(
-        model,
-        name="model",
-        signature=infer_signature(example, model.predict_proba(example)[:, 1]),
-        input_example=example,
-        model_format="ubj",
-        # Inferring requirements costs ~15 s per call; the lock already pins them.
-        pip_requirements=[f"xgboost=={xgb.__version__}", f"pandas=={pd.__version__}"],
-    )
-    mlflow.log_figure(_importance_figure(model, features), "feature_importance.png")
+    model_uri = log_churn_model(model, train, valid, params, features)
     log_metadata(
-        metadata={"mlflow_model_uri": info.model_uri, "best_iteration": int(model.best_iteration)},
+        metadata={"mlflow_model_uri": model_uri, "best_iteration": int(model.best_iteration)},
         infer_model=True,
     )
-    return model, str(info.model_uri)
+    return model, model_uri
