@@ -19,9 +19,7 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,13 +57,6 @@ def timed(fn, repeats: int) -> tuple[float, object]:  # type: ignore[no-untyped-
     return statistics.median(times), out
 
 
-def free_port() -> int:
-    """An unused loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def online_latency(store, ids: list[str], calls: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """p50/p99 in ms of single-entity online reads through one FeatureStore."""
     from steps.features._store import online_features
@@ -89,8 +80,6 @@ def main() -> None:  # noqa: D103
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from tests.reference.item_features import item_daily_features_pandas
-
     from steps.features import _store
     from steps.features._customer import (
         FEATURE_COLUMNS,
@@ -100,6 +89,8 @@ def main() -> None:  # noqa: D103
     from steps.features._item import daily_item_demand, item_daily_features
     from steps.ingest._sources import read_source
     from steps.validate._rules import split_quarantine
+    from tests.reference.item_features import item_daily_features_pandas
+    from tests.servers import redis_server
 
     raw, _ = read_source({"kind": "dataset"})
     lines, _ = split_quarantine(raw)
@@ -160,23 +151,7 @@ def main() -> None:  # noqa: D103
     )
     redis = None
     if shutil.which("redis-server"):
-        port = free_port()
-        proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            time.sleep(0.5)
+        with redis_server() as port:
             os.environ["FEAST_REDIS_CONNECTION"] = f"127.0.0.1:{port}"
             rstore = _store.feature_store(str(ROOT / "feature_repo" / "redis"))
             _store.apply_definitions(rstore)
@@ -187,9 +162,6 @@ def main() -> None:  # noqa: D103
                 f"p50 {redis['p50']:.2f} ms, p99 {redis['p99']:.2f} ms",
                 flush=True,
             )
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
     else:
         print("online lookup, Redis: skipped (no redis-server on PATH)")
     print(

@@ -209,7 +209,11 @@ def churn_entities(
     frames = []
     for cutoff in stamps:
         before = past_lines(lines, cutoff)
-        last = before.groupby("customer_id", observed=True)["invoice_date"].max()
+        # an order is dated by its first line, exactly as in the snapshot query
+        order_dates = before.groupby(["customer_id", "invoice"], observed=True)[
+            "invoice_date"
+        ].min()
+        last = order_dates.groupby(level="customer_id", observed=True).max()
         ids = sorted(last[last >= cutoff - pd.Timedelta(days=active_window_days)].index)
         if not ids:
             continue
