@@ -59,14 +59,14 @@ def timed(fn, repeats: int) -> tuple[float, object]:  # type: ignore[no-untyped-
 
 def online_latency(store, ids: list[str], calls: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """p50/p99 in ms of single-entity online reads through one FeatureStore."""
-    from steps.features._store import online_features
+    from steps.features._store import online_records
 
     rng = np.random.default_rng(1)
-    online_features(store, "customer_features", ids[:1])  # warm the registry cache
+    online_records(store, "customer_features", ids[:1])  # warm the registry cache
     lat = []
     for i in rng.integers(0, len(ids), size=calls):
         t0 = time.perf_counter()
-        online_features(store, "customer_features", [ids[i]])
+        online_records(store, "customer_features", [ids[i]])
         lat.append((time.perf_counter() - t0) * 1000)
     return {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99))}
 
@@ -126,7 +126,7 @@ def main() -> None:  # noqa: D103
     entities = pd.DataFrame(
         {
             "customer_id": rng.choice(ids, size=args.entities),
-            "event_timestamp": pd.to_datetime(rng.integers(lo, hi, size=args.entities)),
+            "event_timestamp": pd.to_datetime(rng.integers(lo, hi, size=args.entities)).floor("s"),
         }
     )
     pit_s, pit = timed(

@@ -211,6 +211,8 @@ def historical_features(
     """
     refs = _refs(view, features)
     frame = entity_df.reset_index(drop=True).assign(_row=lambda d: np.arange(len(d)))
+    # Feast's DuckDB store works in microseconds; finer timestamps would fail its cast
+    frame[TIMESTAMP] = pd.to_datetime(frame[TIMESTAMP]).dt.floor("us")
     out = store.get_historical_features(entity_df=frame, features=refs).to_df()
     out = out.sort_values("_row").drop(columns="_row").reset_index(drop=True)
     if getattr(out[TIMESTAMP].dt, "tz", None) is not None:
@@ -218,12 +220,13 @@ def historical_features(
     return out
 
 
-def online_features(
+def online_records(
     store: Any, view: str, ids: list[str], features: list[str] | None = None
-) -> pd.DataFrame:
-    """Latest features for entity ids from the online store, with a `found` flag per id.
+) -> list[dict[str, Any]]:
+    """Latest features per entity id from the online store, as one dict per id.
 
-    Unknown ids come back with empty features and `found = False`, never an error.
+    The serving path: plain dicts, no DataFrame (building one costs more than the lookup).
+    Unknown ids come back with None features and `found = False`, never an error.
 
     Raises:
         DataError: If a requested feature is not defined in the view.
@@ -231,10 +234,27 @@ def online_features(
     key = VIEWS[view]
     refs = _refs(view, features)
     names = [r.split(":", 1)[1] for r in refs]
-    rows = [{key: str(i)} for i in ids]
-    data = store.get_online_features(features=refs, entity_rows=rows).to_dict()
-    out = pd.DataFrame({key: [str(i) for i in ids]})
-    for name in names:
-        out[name] = pd.array(data[name], dtype="Float64")
-    out["found"] = out[names].notna().any(axis=1)
-    return out
+    keys = [str(i) for i in ids]
+    data = store.get_online_features(features=refs, entity_rows=[{key: k} for k in keys]).to_dict()
+    records = []
+    for row, k in enumerate(keys):
+        rec: dict[str, Any] = {key: k}
+        for name in names:
+            rec[name] = data[name][row]
+        rec["found"] = any(rec[name] is not None for name in names)
+        records.append(rec)
+    return records
+
+
+def online_features(
+    store: Any, view: str, ids: list[str], features: list[str] | None = None
+) -> pd.DataFrame:
+    """`online_records` as a DataFrame (nullable floats), for notebooks and batch use.
+
+    Raises:
+        DataError: If a requested feature is not defined in the view.
+    """
+    records = online_records(store, view, ids, features)
+    out = pd.DataFrame.from_records(records)
+    names = [c for c in out.columns if c not in (VIEWS[view], "found")]
+    return out.astype({n: "Float64" for n in names})
