@@ -36,6 +36,12 @@ test: setup  ## All tests (unit, integration); isolated from your ZenML and MLfl
 test-unit: sync  ## Unit tests only
 	$(UV) run pytest tests/unit
 
+test-kubeflow: sync  ## Kubeflow tiers: compile (~1 min) and containers (podman; ~9 min the first time)
+	$(UV) run pytest -m "kubeflow_compile or kubeflow_container"
+
+kubeflow: setup  ## Register the kubeflow stack and run the pipelines on a real cluster (see README)
+	$(UV) run python scripts/run_on_kubeflow.py
+
 lint: sync  ## ruff + mypy
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
@@ -55,7 +61,10 @@ redis:  ## Start a loopback redis-server for the local-servers stack (PID in .st
 redis-stop:  ## Stop the redis-server started by `make redis`
 	@test -f .state/redis.pid && kill $$(cat .state/redis.pid) && rm -f .state/redis.pid || true
 
+bench-forecasting: setup  ## Forecasting at scale: Prophet stage, global XGBoost, top-200 accuracy (JSON last)
+	$(UV) run python bench/forecasting.py
+
 clean-state:  ## Delete local state (ZenML, MLflow, predictions, data cache)
 	rm -rf .state
 
-.PHONY: help uv sync setup run run-dev test test-unit lint bench redis redis-stop clean-state
+.PHONY: help uv sync setup run run-dev test test-unit test-kubeflow kubeflow lint bench bench-forecasting redis redis-stop clean-state

@@ -21,8 +21,14 @@ PIPELINES = {
     "feature_materialization": "pipelines.feature_materialization",
     "churn_training": "pipelines.churn_training",
     "churn_batch_inference": "pipelines.churn_batch_inference",
+    "demand_forecasting": "pipelines.demand_forecasting",
 }
-MAIN_FLOW = ["feature_materialization", "churn_training", "churn_batch_inference"]
+MAIN_FLOW = [
+    "feature_materialization",
+    "churn_training",
+    "churn_batch_inference",
+    "demand_forecasting",
+]
 
 EXAMPLES = """
 \b
@@ -117,7 +123,9 @@ def _ensure_stack() -> None:
         if client.active_stack_model.name == "local":
             register_stack("local")  # idempotent; re-creates MLflow experiments if wiped
     except KeyError:
-        register_stack("local")
+        # Activate it only over ZenML's default stack: a user who chose another stack
+        # (`zenml stack set kubeflow`) keeps it; the same command then runs there.
+        register_stack("local", activate=client.active_stack_model.name == "default")
 
 
 def run_pipeline(name: str, config: str | None, no_cache: bool) -> Any:
@@ -255,6 +263,46 @@ def drift_report(output: str | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(str(html))
     click.echo(str(path))
+
+
+@cli.command(name="forecast-file", help="Forecast the daily series in a CSV (ds, y[, series_id]).")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--horizon", type=click.IntRange(min=1, max=366), required=True, help="Days ahead.")
+@click.option(
+    "--model",
+    type=click.Choice(["auto", "prophet", "xgboost", "naive"]),
+    default="auto",
+    show_default=True,
+    help="auto: per series, the best model on the last HORIZON days.",
+)
+@click.option(
+    "--output", type=click.Path(dir_okay=False), default=None, help="CSV (default stdout)."
+)
+@click.option("--date-col", default="ds", show_default=True)
+@click.option("--value-col", default="y", show_default=True)
+@click.option("--id-col", default="series_id", show_default=True)
+def forecast_file(
+    path: str,
+    horizon: int,
+    model: str,
+    output: str | None,
+    date_col: str,
+    value_col: str,
+    id_col: str,
+) -> None:
+    """Write series_id, ds, yhat, yhat_lower, yhat_upper, model for each series."""
+    from steps.forecasting._forecast_file import forecast_series, read_series_file, write_csv_atomic
+
+    try:
+        series = read_series_file(Path(path), date_col, value_col, id_col)
+        result = forecast_series(series, horizon, model)
+    except Exception as exc:
+        _fail(exc)
+        return
+    if output:
+        click.echo(str(write_csv_atomic(result, Path(output))))
+    else:
+        click.echo(result.to_csv(index=False), nl=False)
 
 
 @cli.group(help="Stacks are files under configs/stacks/.")

@@ -100,12 +100,82 @@ class CheckDriftParams(_Strict):
     fail_on_prediction_drift: bool = True
 
 
+class DemandForecastingParams(_Strict):
+    """`parameters:` of demand_forecasting."""
+
+    source: Source
+    origins: list[dt.date] = Field(min_length=1)
+    horizon: int = Field(28, ge=1, le=366)
+    n_shards: int = Field(2, ge=1, le=256)
+    min_prophet_days: int = Field(200, ge=2)
+    country: str = "UK"
+    prophet_n_jobs: int = Field(2, ge=1)
+
+    @model_validator(mode="after")
+    def _increasing(self) -> DemandForecastingParams:
+        if list(self.origins) != sorted(set(self.origins)):
+            raise ValueError("origins must be distinct and increasing")
+        return self
+
+
+class BacktestGlobalModelsParams(_Strict):
+    """`steps.backtest_global_models.parameters`."""
+
+    n_estimators: int = Field(300, ge=1)
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    max_depth: int = Field(6, ge=1, le=16)
+    train_origins: int = Field(30, ge=1)
+    max_train_rows: int = Field(1_000_000, ge=100)
+
+
+class EvaluateForecastsParams(_Strict):
+    """`steps.evaluate_forecasts.parameters`."""
+
+    interval_level: float = Field(0.8, gt=0, lt=1)
+
+
+class ForecastDemandParams(_Strict):
+    """`steps.forecast_demand.parameters`."""
+
+    interval_level: float = Field(0.8, gt=0, lt=1)
+    min_history_days: int = Field(56, ge=1)
+    top_n_plots: int = Field(6, ge=0)
+
+
+class RecommendInventoryParams(_Strict):
+    """`steps.recommend_inventory.parameters`."""
+
+    service_level: float = Field(0.95, gt=0, lt=1)
+    lead_time_days: float = Field(7.0, ge=0)
+    lead_time_std_days: float = Field(0.0, ge=0)
+    order_cost: float = Field(50.0, ge=0)
+    holding_rate: float = Field(0.25, gt=0)
+    open_days_per_year: float = Field(305.0, gt=0, le=366)
+    fill_rate_tolerance: float = Field(0.05, ge=0, le=1)
+    top_n_chart: int = Field(15, ge=1)
+    output_dir: str | None = None
+
+
+class AnalyzePricingParams(_Strict):
+    """`steps.analyze_pricing.parameters`."""
+
+    min_days: int = Field(30, ge=5)
+    min_log_price_std: float = Field(0.05, ge=0)
+    promo_threshold: float = Field(0.1, gt=0, lt=1)
+
+
 PIPELINE_PARAMS: dict[str, type[BaseModel]] = {
     "churn_training": ChurnTrainingParams,
     "churn_batch_inference": ChurnBatchInferenceParams,
     "feature_materialization": FeatureMaterializationParams,
+    "demand_forecasting": DemandForecastingParams,
 }
 STEP_PARAMS: dict[str, type[BaseModel]] = {
+    "backtest_global_models": BacktestGlobalModelsParams,
+    "evaluate_forecasts": EvaluateForecastsParams,
+    "forecast_demand": ForecastDemandParams,
+    "recommend_inventory": RecommendInventoryParams,
+    "analyze_pricing": AnalyzePricingParams,
     "build_churn_entities": BuildChurnEntitiesParams,
     "write_feature_table": WriteFeatureTableParams,
     "write_customer_features": WriteFeatureTableParams,

@@ -29,6 +29,24 @@ class A(StrEnum):
     ITEM_SOURCE_HASH = "item_source_data_hash"
     CHURN_ENTITIES = "churn_entities"
     CUSTOMER_DATASET = "customer_dataset"
+    # demand_forecasting
+    DAILY_DEMAND = "daily_demand"
+    DEMAND_QUARANTINE = "demand_quarantine"
+    PROPHET_BACKTEST = "prophet_backtest"
+    PROPHET_FORECAST = "prophet_forecast"
+    PROPHET_MODELS = "prophet_models"
+    GLOBAL_BACKTEST = "global_backtest"
+    GLOBAL_FORECAST = "global_forecast"
+    BACKTEST_PREDICTIONS = "backtest_predictions"
+    BACKTEST_METRICS = "backtest_metrics"
+    BACKTEST_SUMMARY = "backtest_summary"
+    MODEL_CHOICE = "model_choice"
+    DEMAND_FORECAST = "demand_forecast"
+    FORECAST_PLOTS = "forecast_plots"
+    INVENTORY_RECOMMENDATIONS = "inventory_recommendations"
+    INVENTORY_CHART = "inventory_chart"
+    PRICE_ELASTICITY = "price_elasticity"
+    PROMOTION_UPLIFT = "promotion_uplift"
 
 
 MODEL_NAME = "churn_classifier"  # ZenML Model, MLflow registered model and Bento model share it

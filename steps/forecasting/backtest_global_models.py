@@ -1,0 +1,61 @@
+"""Step: seasonal-naive and global XGBoost forecasts at every origin and into the future."""
+
+from typing import Annotated
+
+import pandas as pd
+from zenml import step
+from zenml.logger import get_logger
+
+from steps.forecasting._backtest import BacktestSpec, global_backtest, global_forecast
+from steps.forecasting._calendar import OpenCalendar
+from steps.forecasting._demand import Panel
+from steps.forecasting._global import GlobalParams
+from steps.names import A
+
+logger = get_logger(__name__)
+
+
+@step
+def backtest_global_models(
+    demand: pd.DataFrame,
+    origins: list[str],
+    horizon: int,
+    country: str = "UK",
+    n_estimators: int = 300,
+    learning_rate: float = 0.05,
+    max_depth: int = 6,
+    train_origins: int = 30,
+    max_train_rows: int = 1_000_000,
+) -> tuple[Annotated[pd.DataFrame, A.GLOBAL_BACKTEST], Annotated[pd.DataFrame, A.GLOBAL_FORECAST]]:
+    """Backtest and forecast the models that see all items at once.
+
+    Args:
+        demand: Daily demand from `build_daily_demand`.
+        origins: Backtest origin days.
+        horizon: Open days forecast from each origin and into the future.
+        country: Public holidays for the open calendar of future days.
+        n_estimators: Trees of the global XGBoost model.
+        learning_rate: Shrinkage.
+        max_depth: Tree depth.
+        train_origins: Past origins (a week apart) the training rows come from.
+        max_train_rows: Training rows are sampled down to this many.
+
+    Returns:
+        Backtest forecasts (model, stock_code, origin, ds, yhat) and future forecasts
+        (model, stock_code, ds, yhat) of `naive` and `xgboost`.
+    """
+    panel = Panel.from_long(demand)
+    params = GlobalParams(
+        n_estimators=n_estimators,
+        learning_rate=learning_rate,
+        max_depth=max_depth,
+        train_origins=train_origins,
+        max_train_rows=max_train_rows,
+    )
+    spec = BacktestSpec([pd.Timestamp(o) for o in origins], horizon)
+    backtest = global_backtest(panel, spec, params)
+    calendar = OpenCalendar(panel.dates, country=country)
+    targets = calendar.next_open_days(panel.dates[-1] + pd.Timedelta(days=1), horizon)
+    forecast, _model = global_forecast(panel, targets, horizon, params)
+    logger.info("global models: %d backtest rows, %d forecast rows", len(backtest), len(forecast))
+    return backtest, forecast

@@ -1,0 +1,1 @@
+"""Inventory and pricing steps, one per module (import them from their modules)."""

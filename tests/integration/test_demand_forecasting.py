@@ -1,0 +1,149 @@
+"""demand_forecasting on the committed subset, and forecast-file on good and bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+from tests.integration.conftest import run_cli, write_config
+
+DEV = "demand_forecasting.dev.yaml"
+SUBSET = PROJECT_ROOT / "tests" / "data" / "online_retail_top_items.csv.gz"
+
+
+@pytest.fixture(scope="module")
+def forecast_run(local_stack: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    from run import run_pipeline
+
+    tmp = tmp_path_factory.mktemp("demand")
+    out = tmp / "inventory"
+    cfg = write_config(tmp, DEV, **{"steps.recommend_inventory.parameters.output_dir": str(out)})
+    return run_pipeline("demand_forecasting", str(cfg), True), out
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_pipeline_backtests_forecasts_and_recommends(
+    forecast_run: tuple[Any, Path], mlflow_client: Any
+) -> None:
+    from zenml.client import Client
+    from zenml.enums import ExecutionStatus
+
+    run_response, out = forecast_run
+    run = Client().get_pipeline_run(run_response.id)
+    assert run.status == ExecutionStatus.COMPLETED
+    assert {
+        "forecast_prophet_shard_0",
+        "forecast_prophet_shard_1",
+        "combine_prophet_shards",
+    } <= set(run.steps)
+
+    quarantine = run.steps["build_daily_demand"].outputs["demand_quarantine"][0].load()
+    assert {"cancelled_invoice", "non_product_code"} <= set(quarantine["reason"])
+
+    summary = run.steps["evaluate_forecasts"].outputs["backtest_summary"][0].load()
+    all_items = summary["all_items"]
+    assert all_items["choice"]["wape"] < all_items["naive"]["wape"]  # beats the baseline
+    assert set(summary["prophet_items"]) >= {"prophet", "xgboost", "naive", "ensemble", "choice"}
+
+    forecast = run.steps["forecast_demand"].outputs["demand_forecast"][0].load()
+    demand = run.steps["build_daily_demand"].outputs["daily_demand"][0].load()
+    assert forecast["stock_code"].nunique() == demand["stock_code"].nunique()
+    assert (forecast.groupby("stock_code").size() == 14).all()
+    assert (forecast["yhat_lower"] <= forecast["yhat"] + 1e-9).all()
+    assert (forecast["yhat"] <= forecast["yhat_upper"] + 1e-9).all()
+    assert (forecast["ds"].dt.dayofweek != 5).all()  # no forecast on closed Saturdays
+    plots = run.steps["forecast_demand"].outputs["forecast_plots"][0].load()
+    assert "data:image/png;base64" in str(plots)
+
+    models = run.steps["combine_prophet_shards"].outputs["prophet_models"][0].load()
+    assert len(models) == 20
+    assert models.model(next(iter(models))).params  # loads from Prophet JSON
+
+    recs = pd.read_parquet(out / "recommendations.parquet")
+    assert (out / "recommendations.csv").exists()
+    assert {
+        "safety_stock",
+        "reorder_point",
+        "order_quantity",
+        "fill_rate",
+        "stockout_days",
+        "avg_on_hand",
+        "missed_target",
+    } <= set(recs.columns)
+    assert (recs["reorder_point"] >= recs["safety_stock"]).all()
+    assert recs["fill_rate"].between(0, 1).all()
+
+    elasticity = run.steps["analyze_pricing"].outputs["price_elasticity"][0].load()
+    assert (elasticity["ci_low"] <= elasticity["ci_high"]).all()
+
+    exp = mlflow_client.get_experiment_by_name("demand_forecasting")
+    runs = mlflow_client.search_runs([exp.experiment_id])
+    metrics = {k for r in runs for k in r.data.metrics}
+    assert {"all_items_choice_wape", "all_items_naive_mase", "choice_vs_naive_wape_gain"} <= metrics
+
+
+def _series_csv(path: Path, n: int = 80, ids: int = 2) -> Path:
+    days = pd.date_range("2011-01-03", periods=n)
+    days = days[days.dayofweek != 5]
+    rows = [
+        pd.DataFrame({"series_id": f"s{k}", "ds": days, "y": 5 + k + (days.dayofweek == 0) * 3})
+        for k in range(ids)
+    ]
+    pd.concat(rows).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.integration
+def test_forecast_file_writes_forecasts(tmp_path: Path) -> None:
+    src = _series_csv(tmp_path / "in.csv")
+    out = tmp_path / "out.csv"
+    result = run_cli(
+        "forecast-file", str(src), "--horizon", "7", "--model", "naive", "--output", str(out)
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    fc = pd.read_csv(out, parse_dates=["ds"])
+    assert list(fc.columns) == ["series_id", "ds", "yhat", "yhat_lower", "yhat_upper", "model"]
+    assert fc.groupby("series_id").size().tolist() == [7, 7]
+    assert (fc["ds"].dt.dayofweek != 5).all()  # Saturdays never trade in the file
+    assert set(fc["model"]) == {"naive"}
+
+
+def _assert_one_line_error(result: Any, *needles: str) -> None:
+    stderr = result.stderr.strip()
+    assert result.returncode == 2, stderr[-2000:]
+    assert "Traceback" not in stderr + result.stdout
+    last = stderr.splitlines()[-1]
+    assert last.startswith("error: ")
+    for needle in needles:
+        assert needle in last
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("content", "needles"),
+    [
+        ("date,y\n2011-01-03,1\n", ("no date column 'ds'",)),
+        ("ds,y\nnot-a-date,1\n2011-01-04,2\n", ("not dates", "not-a-date")),
+        ("ds,y\n2011-01-03,abc\n2011-01-04,2\n", ("not numbers", "abc")),
+        ("ds,y\n2011-01-03,1\n2011-01-04,2\n", ("has 2 rows", "needs at least")),
+        ("ds,y\n", ("no rows",)),
+    ],
+    ids=["no-date-column", "bad-dates", "non-numeric-y", "too-few-rows", "empty"],
+)
+def test_forecast_file_bad_files(tmp_path: Path, content: str, needles: tuple[str, ...]) -> None:
+    src = tmp_path / "bad.csv"
+    src.write_text(content)
+    _assert_one_line_error(run_cli("forecast-file", str(src), "--horizon", "7"), *needles)
+
+
+@pytest.mark.integration
+def test_forecast_file_missing_file(tmp_path: Path) -> None:
+    _assert_one_line_error(
+        run_cli("forecast-file", str(tmp_path / "nope.csv"), "--horizon", "7"),
+        "input file not found",
+    )
