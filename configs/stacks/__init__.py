@@ -13,14 +13,17 @@ from steps.errors import DataError
 from steps.paths import PROJECT_ROOT, state_dir
 
 STACKS_DIR = Path(__file__).resolve().parent
-_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+_VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
 
 def _expand(value: Any) -> Any:
-    """Replace ${VAR} with the environment's value; RETAIL_MLOPS_HOME defaults to the state dir.
+    """Replace ${VAR} (or ${VAR:-default}) with the environment's value.
+
+    RETAIL_MLOPS_HOME defaults to the state dir, PROJECT_ROOT is the project folder.
 
     Raises:
-        DataError: If a referenced variable is unset (secrets and hosts never live in YAML).
+        DataError: If a referenced variable without default is unset (secrets and hosts never
+            live in YAML).
     """
     if isinstance(value, dict):
         return {k: _expand(v) for k, v in value.items()}
@@ -35,9 +38,11 @@ def _expand(value: Any) -> Any:
             return os.environ.get(name) or str(state_dir())
         if name == "PROJECT_ROOT":
             return str(PROJECT_ROOT)
-        if name not in os.environ:
-            raise DataError(f"stack config needs environment variable {name}")
-        return os.environ[name]
+        if name in os.environ:
+            return os.environ[name]
+        if match.group(2) is not None:
+            return match.group(2)
+        raise DataError(f"stack config needs environment variable {name}")
 
     return _VAR.sub(sub, value)
 
@@ -66,6 +71,24 @@ def ensure_mlflow_experiments(tracking_uri: str, artifact_root: str, names: list
             client.create_experiment(exp, artifact_location=Path(artifact_root, exp).as_uri())
 
 
+def register_secrets(secrets: dict[str, dict[str, str]]) -> None:
+    """Create or update each ZenML secret of a stack file's `secrets:` block.
+
+    Values come from the environment (`${VAR}`), so credentials never sit in YAML; components
+    refer to them as `{{secret_name.key}}`, which ZenML resolves where the step runs.
+    """
+    from zenml.client import Client
+
+    client = Client()
+    for secret_name, values in secrets.items():
+        try:
+            client.get_secret(secret_name, allow_partial_name_match=False)
+        except KeyError:
+            client.create_secret(secret_name, values=dict(values))
+        else:
+            client.update_secret(secret_name, add_or_update_values=dict(values))
+
+
 def register_stack(name: str = "local", activate: bool = True) -> str:
     """Register (or update) the stack described in configs/stacks/<name>.yaml; idempotent.
 
@@ -81,11 +104,12 @@ def register_stack(name: str = "local", activate: bool = True) -> str:
 
     spec = load_stack_file(name)
     client = Client()
+    register_secrets(spec.get("secrets") or {})
     components: dict[StackComponentType, str] = {}
     for type_name, comp in spec["components"].items():
         ctype = StackComponentType(type_name)
         config = comp.get("configuration") or {}
-        if "path" in config:
+        if "path" in config and "://" not in config["path"]:
             Path(config["path"]).mkdir(parents=True, exist_ok=True)
         if "tracking_uri" in config and config["tracking_uri"].startswith("sqlite:///"):
             Path(config["tracking_uri"].removeprefix("sqlite:///")).parent.mkdir(
