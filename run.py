@@ -210,6 +210,9 @@ def where_to_look() -> str:
             f"(+ DuckDB {state / 'predictions' / 'predictions.duckdb'})",
             "  Drift report:     uv run python run.py drift-report (writes the HTML), or the "
             "build_drift_report step in the ZenML dashboard (uv run zenml login --local)",
+            f"  Feature store:    {state / 'feast'} (offline Parquet, SQLite online store)",
+            f"  Inventory:        {state / 'inventory' / 'recommendations.csv'} (+ .parquet); "
+            "forecasts, backtest metrics and plots in the demand_forecasting run and MLflow",
         ]
     )
 
