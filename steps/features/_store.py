@@ -10,7 +10,7 @@ import functools
 import json
 import os
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -221,12 +221,18 @@ def historical_features(
 
 
 def online_records(
-    store: Any, view: str, ids: list[str], features: list[str] | None = None
+    store: Any,
+    view: str,
+    ids: list[str],
+    features: list[str] | None = None,
+    with_timestamp: bool = False,
 ) -> list[dict[str, Any]]:
     """Latest features per entity id from the online store, as one dict per id.
 
     The serving path: plain dicts, no DataFrame (building one costs more than the lookup).
-    Unknown ids come back with None features and `found = False`, never an error.
+    Unknown ids come back with None features and `found = False`, never an error. With
+    `with_timestamp`, `as_of` is the event time (naive UTC) of the row the features came from,
+    None for unknown ids: what an A/B report needs to know when the outcome window starts.
 
     Raises:
         DataError: If a requested feature is not defined in the view.
@@ -235,13 +241,18 @@ def online_records(
     refs = _refs(view, features)
     names = [r.split(":", 1)[1] for r in refs]
     keys = [str(i) for i in ids]
-    data = store.get_online_features(features=refs, entity_rows=[{key: k} for k in keys]).to_dict()
+    response = store.get_online_features(features=refs, entity_rows=[{key: k} for k in keys])
+    data = response.to_dict(include_event_timestamps=with_timestamp)
     records = []
     for row, k in enumerate(keys):
         rec: dict[str, Any] = {key: k}
         for name in names:
             rec[name] = data[name][row]
         rec["found"] = any(rec[name] is not None for name in names)
+        if with_timestamp:
+            seconds = max(data[f"{name}__ts"][row] for name in names)
+            when = datetime.fromtimestamp(seconds, tz=UTC).replace(tzinfo=None)
+            rec["as_of"] = when if rec["found"] else None
         records.append(rec)
     return records
 

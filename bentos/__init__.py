@@ -1,0 +1,1 @@
+"""BentoML services, one folder each: service.py, bentofile.yaml, an example request."""

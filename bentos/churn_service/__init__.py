@@ -1,0 +1,1 @@
+"""Churn scoring over HTTP: /predict (feature rows), /predict_customer (online features)."""

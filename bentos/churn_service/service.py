@@ -1,0 +1,309 @@
+"""Churn service: champion/challenger XGBoost boosters behind one typed HTTP API.
+
+What it serves is pinned by `release.json` beside this file (written by the deployment
+pipeline or `run.py serve`): the BentoML model of each variant, the traffic weights, sticky
+or random assignment, shadow mode and the batch limit. The models are native XGBoost UBJ
+files loaded with `xgb.Booster`, never unpickled.
+
+Fast path, measured (bench/serving.py): the booster is called on a NumPy row built straight
+from the validated request (no DataFrame), the response is a pydantic model (a list return
+type makes BentoML rebuild its JSON schema per response), access logging is off (Prometheus
+metrics and the predictions log cover it) and the heap left after start-up is frozen out of
+the garbage collector.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import bentoml
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from steps.serving import _models  # noqa: F401  (sets BENTOML_HOME before bentoml reads it)
+from steps.serving._http import ApiKeyMiddleware, MicroBatcher, predictions_dir
+from steps.serving._predlog import PredictionLog, now_utc
+from steps.serving._release import ChurnRelease, Router, read_release
+
+HERE = Path(__file__).resolve().parent
+RELEASE = read_release(ChurnRelease, HERE)
+FEATURES = RELEASE.features
+
+EXAMPLE_ROW: dict[str, Any] = {"customer_id": "13085", **dict.fromkeys(FEATURES, 1.0)}
+
+
+class _Row(BaseModel):
+    # NaN/inf are refused (JSON has no such numbers; Python's parser would let them in);
+    # null is allowed and means "missing", which XGBoost handles natively.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+FeatureRow = create_model(  # type: ignore[call-overload]
+    "FeatureRow",
+    __base__=_Row,
+    customer_id=(
+        str,
+        Field(min_length=1, max_length=64, description="Routes the row to a variant (sticky)."),
+    ),
+    **{name: (float | None, Field(description="null = missing")) for name in FEATURES},
+)
+
+
+class Prediction(BaseModel):
+    """One row's score and who answered it."""
+
+    customer_id: str
+    churn_probability: float
+    variant: str
+    model_version: int
+
+
+class PredictResponse(BaseModel):
+    request_id: str
+    predictions: list[Prediction]
+
+
+class CustomerResult(BaseModel):
+    """One customer id's answer: a prediction, or status 404 for an id the store lacks."""
+
+    customer_id: str
+    status: int
+    churn_probability: float | None = None
+    variant: str | None = None
+    model_version: int | None = None
+    features_as_of: str | None = None
+    detail: str | None = None
+
+
+class CustomerResponse(BaseModel):
+    request_id: str
+    results: list[CustomerResult]
+
+
+class ReloadResponse(BaseModel):
+    variants: dict[str, int]
+    weights: dict[str, float]
+    shadow: bool
+
+
+Rows = Annotated[list[FeatureRow], Field(min_length=1, max_length=RELEASE.max_batch_rows)]  # type: ignore[valid-type]
+CustomerIds = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=64)]],
+    Field(min_length=1, max_length=RELEASE.max_batch_rows),
+]
+
+
+class PredictInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rows: Rows
+
+
+class CustomerInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer_ids: CustomerIds
+
+
+class _Variants:
+    """The loaded boosters and the router; swapped whole on reload."""
+
+    def __init__(self, release: ChurnRelease) -> None:
+        from steps.serving._models import load_booster
+
+        self.release = release
+        self.names = [v.name for v in release.variants]
+        self.versions = [v.model_version for v in release.variants]
+        self.router = Router(release.variants, sticky=release.sticky)
+        self.boosters = [load_booster(v.model_tag) for v in release.variants]
+        b = release.batching
+        self.batchers = [
+            MicroBatcher(self._scorer(i), b.max_batch_size, b.max_latency_ms / 1000.0)
+            for i in range(len(self.boosters))
+        ]
+
+    def _scorer(self, i: int) -> Any:
+        booster = self.boosters[i]
+        return lambda x: booster.inplace_predict(x, validate_features=False)
+
+    async def score(self, i: int, x: np.ndarray) -> np.ndarray:
+        if self.release.batching.enabled:
+            return await self.batchers[i](x)
+        return self._scorer(i)(x)
+
+
+def _variant_tags() -> dict[str, bentoml.models.BentoModel]:
+    return {f"model_{v.name}": bentoml.models.BentoModel(v.model_tag) for v in RELEASE.variants}
+
+
+class ChurnService:
+    """Scores churn probability; every answer names its variant and model version."""
+
+    requests_total = bentoml.metrics.Counter(
+        name="churn_variant_requests_total",
+        documentation="Rows scored per variant (served = answered, or shadow).",
+        labelnames=["endpoint", "variant", "model_version", "served"],
+    )
+    latency = bentoml.metrics.Histogram(
+        name="churn_variant_latency_seconds",
+        documentation="Model time per call and variant.",
+        labelnames=["variant"],
+        buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+    )
+    scores = bentoml.metrics.Histogram(
+        name="churn_variant_score",
+        documentation="Distribution of churn probabilities per variant.",
+        labelnames=["variant", "served"],
+        buckets=tuple(round(0.1 * i, 1) for i in range(1, 11)),
+    )
+
+    def __init__(self) -> None:
+        self.variants = _Variants(RELEASE)
+        self.log = PredictionLog(predictions_dir("churn"))
+        self._store: Any = None
+        gc.collect()
+        gc.freeze()  # start-up objects never need collecting; shorter GC pauses under load
+
+    @bentoml.on_shutdown
+    def _flush_log(self) -> None:
+        self.log.close()
+
+    def _online_store(self) -> Any:
+        if self._store is None:
+            from steps.features._store import feature_store
+
+            self._store = feature_store(str(_feature_repo()))
+        return self._store
+
+    async def _score_rows(
+        self, endpoint: str, ids: list[str], x: np.ndarray, as_of: list[Any]
+    ) -> tuple[str, list[tuple[str, float, int]]]:
+        """Route, score, record; returns the request id and (variant, score, version) per row."""
+        v = self.variants
+        request_id = uuid.uuid4().hex
+        stamp = now_utc()
+        assigned = [0] * len(ids) if v.release.shadow else [v.router.assign(i) for i in ids]
+        answer: list[tuple[str, float, int]] = [("", 0.0, 0)] * len(ids)
+        log: list[tuple[Any, ...]] = []
+        for i, name in enumerate(v.names):
+            rows = list(range(len(ids))) if v.release.shadow else [r for r, a in enumerate(assigned) if a == i]
+            if not rows:
+                continue
+            served = not v.release.shadow or i == 0
+            t0 = time.perf_counter()
+            p = await v.score(i, x if len(rows) == len(ids) else x[rows])
+            self.latency.labels(variant=name).observe(time.perf_counter() - t0)
+            version = v.versions[i]
+            self.requests_total.labels(endpoint, name, str(version), str(served).lower()).inc(len(rows))
+            hist = self.scores.labels(name, str(served).lower())
+            for r, s in zip(rows, p.tolist(), strict=True):
+                hist.observe(s)
+                if served:
+                    answer[r] = (name, s, version)
+                log.append((request_id, stamp, endpoint, ids[r], name, version, s, served, as_of[r]))
+        self.log.append(log)
+        return request_id, answer
+
+    @bentoml.api(route="/predict", input_spec=PredictInput)
+    async def predict(self, rows: Rows) -> PredictResponse:  # type: ignore[valid-type]
+        """Score a batch of feature rows (one per customer)."""
+        x = np.array(
+            [[np.nan if (val := getattr(r, f)) is None else val for f in FEATURES] for r in rows],
+            dtype=np.float32,
+        )
+        ids = [r.customer_id for r in rows]
+        request_id, answer = await self._score_rows("predict", ids, x, [None] * len(ids))
+        return PredictResponse(
+            request_id=request_id,
+            predictions=[
+                Prediction(customer_id=c, churn_probability=s, variant=n, model_version=ver)
+                for c, (n, s, ver) in zip(ids, answer, strict=True)
+            ],
+        )
+
+    @bentoml.api(route="/predict_customer", input_spec=CustomerInput)
+    async def predict_customer(self, customer_ids: CustomerIds) -> CustomerResponse:
+        """Score customers by id with their latest features from the online store.
+
+        An id the store does not know gets status 404 in its own result; the others are scored.
+        """
+        from steps.features._store import online_records
+
+        records = online_records(
+            self._online_store(), "customer_features", customer_ids, FEATURES, with_timestamp=True
+        )
+        found = [r for r in records if r["found"]]
+        scored: dict[str, tuple[str, float, int]] = {}
+        request_id = uuid.uuid4().hex
+        if found:
+            x = np.array(
+                [[np.nan if r[f] is None else r[f] for f in FEATURES] for r in found],
+                dtype=np.float32,
+            )
+            ids = [r["customer_id"] for r in found]
+            request_id, answer = await self._score_rows(
+                "predict_customer", ids, x, [r["as_of"] for r in found]
+            )
+            scored = dict(zip(ids, answer, strict=True))
+        results = []
+        for r in records:
+            cid = r["customer_id"]
+            if cid in scored:
+                n, s, ver = scored[cid]
+                results.append(
+                    CustomerResult(
+                        customer_id=cid,
+                        status=200,
+                        churn_probability=s,
+                        variant=n,
+                        model_version=ver,
+                        features_as_of=r["as_of"].isoformat(),
+                    )
+                )
+            else:
+                results.append(
+                    CustomerResult(
+                        customer_id=cid, status=404, detail="unknown customer id: no features"
+                    )
+                )
+        return CustomerResponse(request_id=request_id, results=results)
+
+    @bentoml.api(route="/admin/reload")
+    def reload(self) -> ReloadResponse:
+        """Re-read release.json and swap models, weights and mode without a restart.
+
+        ApiKeyMiddleware guards it: the API key is always required here, and with none
+        configured on the server the endpoint answers 403.
+        """
+        release = read_release(ChurnRelease, HERE)
+        if release.features != FEATURES:
+            raise bentoml.exceptions.InvalidArgument(
+                "the new release changes the feature list: rebuild and redeploy instead"
+            )
+        self.variants = _Variants(release)
+        return ReloadResponse(
+            variants={v.name: v.model_version for v in release.variants},
+            weights={v.name: v.weight for v in release.variants},
+            shadow=release.shadow,
+        )
+
+
+def _feature_repo() -> Path:
+    from steps.paths import resolve
+
+    return resolve(RELEASE.feature_repo)
+
+
+for _attr, _ref in _variant_tags().items():
+    setattr(ChurnService, _attr, _ref)  # BentoML pins class-level model refs into the Bento
+
+ChurnService = bentoml.service(  # type: ignore[misc]
+    name="churn_service",
+    workers=1,
+    traffic={"timeout": 30},
+    logging={"access": {"enabled": False}},
+    metrics={"enabled": True},
+)(ChurnService)
+ChurnService.add_asgi_middleware(ApiKeyMiddleware)

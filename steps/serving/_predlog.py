@@ -1,0 +1,106 @@
+"""The predictions log: every score a service computes, answered or shadow, as Parquet parts.
+
+A request only appends a tuple to an in-memory buffer (microseconds); a background thread
+writes the buffer out as a new Parquet part every few seconds or rows, and on shutdown.
+Each part is written to a temporary name and renamed, so a reader never sees half a file,
+and parts are never rewritten, so two server workers can share one folder.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+COLUMNS = [
+    "request_id",
+    "timestamp",
+    "endpoint",
+    "entity_id",
+    "variant",
+    "model_version",
+    "score",
+    "served",
+    "as_of",
+]
+
+
+def now_utc() -> datetime:
+    """Naive UTC now (Parquet and DuckDB compare naive timestamps)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class PredictionLog:
+    """Buffered, append-only log of predictions in `folder`."""
+
+    def __init__(self, folder: Path, flush_rows: int = 20_000, flush_seconds: float = 2.0):
+        self.folder = folder
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self._rows: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._parts = 0
+
+    def append(self, rows: list[tuple[Any, ...]]) -> None:
+        """Add rows (in COLUMNS order); wakes the writer when the buffer is full."""
+        with self._lock:
+            self._rows.extend(rows)
+            full = len(self._rows) >= self.flush_rows
+        if self._thread is None:
+            self._start()
+        if full:
+            self._wake.set()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> Path | None:
+        """Write what is buffered as one new part; returns its path (None when empty)."""
+        with self._lock:
+            rows, self._rows = self._rows, []
+            self._parts += 1
+            n = self._parts
+        if not rows:
+            return None
+        frame = pd.DataFrame.from_records(rows, columns=COLUMNS)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        path = self.folder / f"part-{stamp}-{os.getpid()}-{n:06d}-{uuid.uuid4().hex[:6]}.parquet"
+        tmp = path.with_name(f".{path.name}.tmp")
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+        return path
+
+    def close(self) -> None:
+        """Stop the writer and flush what is left."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.flush()
+
+
+def read_log(folder: Path) -> pd.DataFrame:
+    """Every logged prediction in `folder` (empty frame with the columns when there are none)."""
+    parts = sorted(folder.glob("part-*.parquet")) if folder.exists() else []
+    if not parts:
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
