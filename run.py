@@ -22,6 +22,7 @@ PIPELINES = {
     "churn_training": "pipelines.churn_training",
     "churn_batch_inference": "pipelines.churn_batch_inference",
     "demand_forecasting": "pipelines.demand_forecasting",
+    "deployment": "pipelines.deployment",
 }
 MAIN_FLOW = [
     "feature_materialization",
@@ -39,6 +40,10 @@ Examples:
   python run.py promote --version 3                    # make v3 the champion
   python run.py rollback                               # champion back to the previous one
   python run.py stack register local                   # (re)register a stack file
+  python run.py deployment                             # build and run the Bentos locally
+  python run.py deployments                            # what runs, where
+  python run.py serve churn --port 3000                # one service in the foreground
+  python run.py ab-report                              # A/B results once outcomes exist
 """
 
 
@@ -137,7 +142,8 @@ def run_pipeline(name: str, config: str | None, no_cache: bool) -> Any:
 
     config_path = Path(config) if config else ROOT / "configs" / f"{name}.yaml"
     raw = validate_config_file(config_path, name)
-    preflight(raw["parameters"]["source"])  # a missing file or column fails before ZenML starts
+    if "source" in raw["parameters"]:
+        preflight(raw["parameters"]["source"])  # a missing file or column fails before ZenML
     _ensure_stack()
     _install_log_filter()
     module = importlib.import_module(PIPELINES[name])
@@ -173,7 +179,8 @@ def _pipeline_command(name: str) -> None:
 
 
 for _name in PIPELINES:
-    _pipeline_command(_name)
+    if _name != "deployment":  # has its own command below (rollback)
+        _pipeline_command(_name)
 
 
 @cli.command(help="The main flow on the full data: churn_training then churn_batch_inference.")
@@ -324,6 +331,164 @@ def stack_register(name: str, no_activate: bool) -> None:
         click.echo(f"stack {register_stack(name, activate=not no_activate)!r} registered")
     except Exception as exc:
         _fail(exc)
+
+
+def _deployment_params(config: str | None) -> dict[str, Any]:
+    from configs.schema import validate_config_file
+
+    path = Path(config) if config else ROOT / "configs" / "deployment.yaml"
+    return dict(validate_config_file(path, "deployment")["parameters"])
+
+
+@cli.command(help="Build the Bentos for the current models and (re)start the local services.")
+@click.option("--config", type=click.Path(dir_okay=False), default=None)
+@click.option("--rollback", "do_rollback", is_flag=True, help="Serve the previous Bento again.")
+@click.option("--service", type=click.Choice(["churn", "demand"]), default=None)
+def deployment(config: str | None, do_rollback: bool, service: str | None) -> None:
+    """Run the deployment pipeline, or roll a service back to its previous Bento."""
+    try:
+        params = _deployment_params(config)
+        services = [service] if service else list(params["services"])
+        if do_rollback:
+            from steps.serving import _deploy
+
+            for name in services:
+                dep = _deploy.rollback(name)
+                click.echo(f"{name}: rolled back to {dep.target} at {dep.url}")
+            return
+        if service:
+            import tempfile
+
+            import yaml
+
+            raw = yaml.safe_load(Path(config or ROOT / "configs" / "deployment.yaml").read_text())
+            raw["parameters"]["services"] = services
+            with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
+                yaml.safe_dump(raw, fh)
+            config = fh.name
+        run_pipeline("deployment", config, no_cache=True)
+    except Exception as exc:
+        _fail(exc, "deployment")
+    _print_deployments()
+
+
+def _print_deployments() -> None:
+    from steps.serving._process import statuses
+
+    rows = statuses()
+    if not rows:
+        click.echo("no services deployed (run: python run.py deployment)")
+        return
+    for r in rows:
+        models = ", ".join(
+            f"{k}={v.get('version', v.get('tag', v)) if isinstance(v, dict) else v}"
+            for k, v in r["models"].items()
+        )
+        click.echo(
+            f"{r['service']:<7} {r['state']:<8} {r['url']:<24} pid {r['pid']:<7} "
+            f"{r['target']}  [{models}]  since {r['started_at']}"
+        )
+
+
+@cli.command(help="List the local services: Bento, URL, PID, state, models.")
+def deployments() -> None:
+    """What `zenml model-deployer models list` would show for these services."""
+    _print_deployments()
+
+
+@cli.command(help="Stop a local service (or all); the record stays for rollback.")
+@click.argument("service", required=False, type=click.Choice(["churn", "demand"]))
+def undeploy(service: str | None) -> None:
+    """Stop services started by `deployment`."""
+    from steps.serving._process import stop_service
+
+    for name in [service] if service else ["churn", "demand"]:
+        dep = stop_service(name)
+        click.echo(f"{name}: {'stopped ' + dep.target if dep else 'not running'}")
+
+
+@cli.command(help="Serve churn or demand in the foreground from the current registry aliases.")
+@click.argument("service", type=click.Choice(["churn", "demand"]))
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Default: config.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--config", type=click.Path(dir_okay=False), default=None)
+def serve(service: str, port: int | None, host: str, config: str | None) -> None:
+    """Resolve the release like the deployment pipeline, then exec `bentoml serve`."""
+    from steps.paths import state_dir
+    from steps.serving import _deploy
+    from steps.serving._release import release_env, write_release
+
+    try:
+        params = _deployment_params(config)
+        _ensure_stack()
+        release = _resolve_release(service, params)
+        path = write_release(release, state_dir() / "serving" / "releases", f"{service}.json")
+    except Exception as exc:
+        _fail(exc)
+        return
+    port = port or int(params[service]["port"])
+    bentoml_bin = str(Path(sys.executable).with_name("bentoml"))
+    env = {
+        **os.environ,
+        release_env(service): str(path),
+        "RETAIL_MLOPS_HOME": str(state_dir()),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+    }
+    target = _deploy.IMPORT_PATHS[service]
+    click.echo(f"serving {service} ({path}) at http://{host}:{port}; Ctrl-C stops it", err=True)
+    os.chdir(ROOT)
+    os.execve(bentoml_bin, [bentoml_bin, "serve", target, "--host", host, "--port", str(port)], env)
+
+
+@cli.command(name="ab-report", help="Per-variant churn results once outcomes are known, with tests.")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where the outcomes come from: the source of this churn_training config "
+    "(default configs/churn_training.yaml).",
+)
+@click.option("--log-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--horizon-days", type=click.IntRange(1, 365), default=90, show_default=True)
+@click.option("--min-rows", type=click.IntRange(2), default=30, show_default=True)
+def ab_report_command(
+    config: str | None, log_dir: str | None, horizon_days: int, min_rows: int
+) -> None:
+    """Join the predictions log with what customers did afterwards."""
+    from configs.schema import validate_config_file
+    from steps.ingest._sources import read_source
+    from steps.serving._ab import ab_report, render
+    from steps.serving._http import predictions_dir
+    from steps.serving._predlog import read_log
+    from steps.validate._rules import split_quarantine
+
+    try:
+        path = Path(config) if config else ROOT / "configs" / "churn_training.yaml"
+        source = validate_config_file(path, "churn_training")["parameters"]["source"]
+        log = read_log(Path(log_dir) if log_dir else predictions_dir("churn"))
+        raw, _lineage = read_source(source)
+        clean, _quarantine = split_quarantine(raw)
+        report = ab_report(log, clean, horizon_days=horizon_days, min_rows=min_rows)
+    except Exception as exc:
+        _fail(exc)
+        return
+    click.echo(render(report))
+
+
+def _resolve_release(service: str, params: dict[str, Any]) -> Any:
+    from steps.features._zenml import stack_feature_repo
+    from steps.names import MODEL_NAME
+    from steps.registry._registry import configure_mlflow_from_stack
+    from steps.serving._models import churn_release
+    from steps.serving._release import ChurnServing
+
+    if service == "churn":
+        configure_mlflow_from_stack()
+        spec = ChurnServing.model_validate(params["churn"])
+        return churn_release(spec, stack_feature_repo(), name=MODEL_NAME)
+    from steps.serving._demand import latest_demand_release
+
+    return latest_demand_release(params["demand"])
 
 
 if __name__ == "__main__":

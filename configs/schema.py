@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from steps.errors import DataError
 from steps.ingest._sources import Source
+from steps.serving._release import ChurnServing, DemandServing
 
 
 class _Strict(BaseModel):
@@ -164,11 +165,26 @@ class AnalyzePricingParams(_Strict):
     promo_threshold: float = Field(0.1, gt=0, lt=1)
 
 
+class DeploymentParams(_Strict):
+    """`parameters:` of deployment."""
+
+    services: list[Literal["churn", "demand"]] = Field(min_length=1)
+    churn: ChurnServing = ChurnServing()
+    demand: DemandServing = DemandServing()
+
+    @model_validator(mode="after")
+    def _ports(self) -> DeploymentParams:
+        if set(self.services) == {"churn", "demand"} and self.churn.port == self.demand.port:
+            raise ValueError("churn and demand need different ports")
+        return self
+
+
 PIPELINE_PARAMS: dict[str, type[BaseModel]] = {
     "churn_training": ChurnTrainingParams,
     "churn_batch_inference": ChurnBatchInferenceParams,
     "feature_materialization": FeatureMaterializationParams,
     "demand_forecasting": DemandForecastingParams,
+    "deployment": DeploymentParams,
 }
 STEP_PARAMS: dict[str, type[BaseModel]] = {
     "backtest_global_models": BacktestGlobalModelsParams,

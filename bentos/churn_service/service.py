@@ -14,6 +14,7 @@ the garbage collector.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import time
 import uuid
@@ -25,12 +26,17 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from steps.serving import _models  # noqa: F401  (sets BENTOML_HOME before bentoml reads it)
-from steps.serving._http import ApiKeyMiddleware, MicroBatcher, predictions_dir
+from steps.serving._http import (
+    ApiKeyMiddleware,
+    MicroBatcher,
+    document_validation_errors,
+    predictions_dir,
+)
 from steps.serving._predlog import PredictionLog, now_utc
 from steps.serving._release import ChurnRelease, Router, read_release
 
 HERE = Path(__file__).resolve().parent
-RELEASE = read_release(ChurnRelease, HERE)
+RELEASE = read_release(ChurnRelease, HERE, "churn")
 FEATURES = RELEASE.features
 
 EXAMPLE_ROW: dict[str, Any] = {"customer_id": "13085", **dict.fromkeys(FEATURES, 1.0)}
@@ -49,6 +55,14 @@ FeatureRow = create_model(  # type: ignore[call-overload]
         str,
         Field(min_length=1, max_length=64, description="Routes the row to a variant (sticky)."),
     ),
+    as_of=(
+        dt.datetime | None,
+        Field(
+            None,
+            description="When the features were computed (optional); logged, so an A/B report "
+            "can tell when the outcome window starts.",
+        ),
+    ),
     **{name: (float | None, Field(description="null = missing")) for name in FEATURES},
 )
 
@@ -63,6 +77,8 @@ class Prediction(BaseModel):
 
 
 class PredictResponse(BaseModel):
+    """Scores of one /predict call; request_id is the key into the predictions log."""
+
     request_id: str
     predictions: list[Prediction]
 
@@ -80,11 +96,15 @@ class CustomerResult(BaseModel):
 
 
 class CustomerResponse(BaseModel):
+    """One result per requested id, in request order."""
+
     request_id: str
     results: list[CustomerResult]
 
 
 class ReloadResponse(BaseModel):
+    """What the service serves after a reload."""
+
     variants: dict[str, int]
     weights: dict[str, float]
     shadow: bool
@@ -98,11 +118,15 @@ CustomerIds = Annotated[
 
 
 class PredictInput(BaseModel):
+    """/predict body: `{"rows": [...]}`; unknown top-level keys are refused, not ignored."""
+
     model_config = ConfigDict(extra="forbid")
     rows: Rows
 
 
 class CustomerInput(BaseModel):
+    """/predict_customer body: `{"customer_ids": [...]}`."""
+
     model_config = ConfigDict(extra="forbid")
     customer_ids: CustomerIds
 
@@ -188,7 +212,11 @@ class ChurnService:
         answer: list[tuple[str, float, int]] = [("", 0.0, 0)] * len(ids)
         log: list[tuple[Any, ...]] = []
         for i, name in enumerate(v.names):
-            rows = list(range(len(ids))) if v.release.shadow else [r for r, a in enumerate(assigned) if a == i]
+            rows = (
+                list(range(len(ids)))
+                if v.release.shadow
+                else [r for r, a in enumerate(assigned) if a == i]
+            )
             if not rows:
                 continue
             served = not v.release.shadow or i == 0
@@ -196,13 +224,17 @@ class ChurnService:
             p = await v.score(i, x if len(rows) == len(ids) else x[rows])
             self.latency.labels(variant=name).observe(time.perf_counter() - t0)
             version = v.versions[i]
-            self.requests_total.labels(endpoint, name, str(version), str(served).lower()).inc(len(rows))
+            self.requests_total.labels(endpoint, name, str(version), str(served).lower()).inc(
+                len(rows)
+            )
             hist = self.scores.labels(name, str(served).lower())
             for r, s in zip(rows, p.tolist(), strict=True):
                 hist.observe(s)
                 if served:
                     answer[r] = (name, s, version)
-                log.append((request_id, stamp, endpoint, ids[r], name, version, s, served, as_of[r]))
+                log.append(
+                    (request_id, stamp, endpoint, ids[r], name, version, s, served, as_of[r])
+                )
         self.log.append(log)
         return request_id, answer
 
@@ -213,8 +245,9 @@ class ChurnService:
             [[np.nan if (val := getattr(r, f)) is None else val for f in FEATURES] for r in rows],
             dtype=np.float32,
         )
-        ids = [r.customer_id for r in rows]
-        request_id, answer = await self._score_rows("predict", ids, x, [None] * len(ids))
+        ids = [str(getattr(r, "customer_id")) for r in rows]  # noqa: B009 (a created model)
+        as_of = [_naive_utc(getattr(r, "as_of")) for r in rows]  # noqa: B009
+        request_id, answer = await self._score_rows("predict", ids, x, as_of)
         return PredictResponse(
             request_id=request_id,
             predictions=[
@@ -277,7 +310,7 @@ class ChurnService:
         ApiKeyMiddleware guards it: the API key is always required here, and with none
         configured on the server the endpoint answers 403.
         """
-        release = read_release(ChurnRelease, HERE)
+        release = read_release(ChurnRelease, HERE, "churn")
         if release.features != FEATURES:
             raise bentoml.exceptions.InvalidArgument(
                 "the new release changes the feature list: rebuild and redeploy instead"
@@ -288,6 +321,12 @@ class ChurnService:
             weights={v.name: v.weight for v in release.variants},
             shadow=release.shadow,
         )
+
+
+def _naive_utc(when: dt.datetime | None) -> dt.datetime | None:
+    if when is None or when.tzinfo is None:
+        return when
+    return when.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _feature_repo() -> Path:
@@ -306,4 +345,5 @@ ChurnService = bentoml.service(  # type: ignore[misc]
     logging={"access": {"enabled": False}},
     metrics={"enabled": True},
 )(ChurnService)
-ChurnService.add_asgi_middleware(ApiKeyMiddleware)
+ChurnService.add_asgi_middleware(ApiKeyMiddleware)  # type: ignore[attr-defined]
+document_validation_errors()

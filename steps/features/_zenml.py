@@ -9,8 +9,15 @@ from steps.features._store import feature_store
 
 def stack_feature_store() -> Any:
     """FeatureStore for the active stack's Feast component (feature_repo/ if it has none)."""
+    return feature_store(stack_feature_repo())
+
+
+def stack_feature_repo() -> str:
+    """The Feast repo folder of the active stack's Feast component (default feature_repo/)."""
     from zenml.client import Client
+
+    from steps.features._store import DEFAULT_REPO
 
     component = Client().active_stack.feature_store
     repo = getattr(getattr(component, "config", None), "feast_repo", None) if component else None
-    return feature_store(str(repo) if repo else None)
+    return str(repo) if repo else str(DEFAULT_REPO)

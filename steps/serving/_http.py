@@ -27,6 +27,12 @@ def api_key() -> str | None:
     return os.environ.get(API_KEY_ENV) or None
 
 
+def auth_headers() -> dict[str, str]:
+    """Headers that authenticate this process's own calls (smoke checks, the CLI)."""
+    key = api_key()
+    return {"x-api-key": key} if key else {}
+
+
 def key_matches(headers: dict[str, str], key: str) -> bool:
     """Whether a request carries `key` as `X-API-Key: K` or `Authorization: Bearer K`."""
     given = headers.get("x-api-key") or ""
@@ -55,7 +61,9 @@ class ApiKeyMiddleware:
             if not admin:
                 await self.app(scope, receive, send)
                 return
-            await _refuse(send, 403, f"admin endpoints need an API key: set {API_KEY_ENV} on the server")
+            await _refuse(
+                send, 403, f"admin endpoints need an API key: set {API_KEY_ENV} on the server"
+            )
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         if key_matches(headers, self.key):
@@ -101,6 +109,7 @@ class MicroBatcher:
         self._max_latency_s = max_latency_s
         self._queue: list[tuple[np.ndarray, asyncio.Future[np.ndarray]]] = []
         self._draining = False
+        self._task: asyncio.Task[None] | None = None
 
     async def __call__(self, x: np.ndarray) -> np.ndarray:
         loop = asyncio.get_running_loop()
@@ -108,7 +117,7 @@ class MicroBatcher:
         self._queue.append((x, future))
         if not self._draining:
             self._draining = True
-            loop.create_task(self._drain())
+            self._task = loop.create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
@@ -118,14 +127,17 @@ class MicroBatcher:
                     await asyncio.sleep(self._max_latency_s)
                 else:
                     await asyncio.sleep(0)  # let requests that are already parsed join
-                batch, rows = [], 0
-                while self._queue and (not batch or rows + len(self._queue[0][0]) <= self._max_size):
+                batch: list[tuple[np.ndarray, asyncio.Future[np.ndarray]]] = []
+                rows = 0
+                while self._queue and (
+                    not batch or rows + len(self._queue[0][0]) <= self._max_size
+                ):
                     item = self._queue.pop(0)
                     batch.append(item)
                     rows += len(item[0])
                 try:
                     scores = self._score(np.vstack([x for x, _ in batch]))
-                except Exception as exc:  # noqa: BLE001 - handed to every waiting request
+                except Exception as exc:
                     for _, fut in batch:
                         if not fut.done():
                             fut.set_exception(exc)
@@ -140,3 +152,23 @@ class MicroBatcher:
 
     def _queued_rows(self) -> int:
         return sum(len(x) for x, _ in self._queue)
+
+
+def document_validation_errors() -> None:
+    """Make BentoML's published error schema match the 400 bodies it sends.
+
+    BentoML 1.4 documents an error's `detail` as a string, but a request that fails
+    validation gets pydantic's list of errors there (each naming the field), so every 400
+    broke the service's own OpenAPI (schemathesis found it). The list is the useful answer;
+    the documentation is what changes: `detail` is a string or a list of error objects.
+    """
+    from bentoml._internal.service.openapi.specification import Schema
+    from bentoml._internal.service.openapi.utils import exception_components_schema
+
+    detail = Schema(
+        title="Error Detail",
+        anyOf=[Schema(type="string"), Schema(type="array", items=Schema(type="object"))],
+    )
+    for schema in exception_components_schema().values():
+        if schema.properties is not None and "detail" in schema.properties:
+            schema.properties["detail"] = detail

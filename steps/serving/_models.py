@@ -67,7 +67,8 @@ def import_alias(name: str, alias: str) -> ImportedModel | None:
     tag = bento_tag_for(name, version, str(mv.run_id or "norun"))
     try:
         existing = bentoml.models.get(tag)
-        return ImportedModel(alias, version, tag, list(existing.info.metadata["features"]))
+        features = [str(f) for f in existing.info.metadata["features"]]  # type: ignore[union-attr]
+        return ImportedModel(alias, version, tag, features)
     except bentoml.exceptions.NotFound:
         pass
     with tempfile.TemporaryDirectory() as tmp:
@@ -145,5 +146,13 @@ def churn_release(spec: Any, feature_repo: str, name: str = "churn_classifier") 
         max_batch_rows=spec.max_batch_rows,
         batching=spec.batching,
         features=features or [],
-        feature_repo=feature_repo,
+        feature_repo=_portable(feature_repo),
     )
+
+
+def _portable(path: str) -> str:
+    """A repo path inside the project, made relative: a Bento resolves it in its own sources."""
+    from steps.paths import PROJECT_ROOT
+
+    p = Path(path).resolve()
+    return str(p.relative_to(PROJECT_ROOT)) if p.is_relative_to(PROJECT_ROOT) else str(p)

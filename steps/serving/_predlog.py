@@ -63,7 +63,9 @@ class PredictionLog:
     def _start(self) -> None:
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="prediction-log", daemon=True
+                )
                 self._thread.start()
 
     def _run(self) -> None:

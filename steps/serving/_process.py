@@ -9,6 +9,7 @@ what `run.py deployments` lists and what a rollback goes back to.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -62,7 +63,11 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 def http(
-    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None, timeout: float = 10
+    method: str,
+    url: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10,
 ) -> tuple[int, Any]:
     """A small JSON HTTP call; returns (status, parsed body or text)."""
     data = None if body is None else json.dumps(body).encode()
@@ -121,6 +126,8 @@ def start(
     bentoml_bin = Path(sys.executable).with_name("bentoml")
     cmd = [str(bentoml_bin), "serve", target, "--host", host, "--port", str(port)]
     full_env = {**os.environ, "RETAIL_MLOPS_HOME": str(state_dir()), **(env or {})}
+    # the bentoml CLI reads its home before it imports the service: set it for the child
+    full_env.setdefault("BENTOML_HOME", str(state_dir() / "bentoml"))
     full_env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(PROJECT_ROOT), full_env.get("PYTHONPATH", "")) if p
     )
@@ -152,7 +159,9 @@ def start(
             pass
         time.sleep(0.5)
     stop(dep)
-    raise DataError(f"{service} service not ready after {timeout_s:.0f} s; end of {log}:\n{_tail(log)}")
+    raise DataError(
+        f"{service} service not ready after {timeout_s:.0f} s; end of {log}:\n{_tail(log)}"
+    )
 
 
 def alive(pid: int) -> bool:
@@ -167,28 +176,22 @@ def alive(pid: int) -> bool:
 def stop(dep: Deployment, grace_s: float = 20.0) -> None:
     """SIGTERM the arbiter, wait, then SIGKILL whatever of its recorded tree is left."""
     pids = sorted(set(dep.pids) | set(_tree(dep.pid)))
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(dep.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline and any(alive(p) for p in pids):
         _reap(dep.pid)
         time.sleep(0.2)
     for p in pids:
         if alive(p):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
     _reap(dep.pid)
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 # --- the record of deployments ---------------------------------------------------------------
@@ -225,7 +228,7 @@ def current(service: str) -> Deployment | None:
 
 def record(dep: Deployment) -> None:
     data = _load()
-    data[dep.service] = [asdict(dep)] + data.get(dep.service, [])[: HISTORY - 1]
+    data[dep.service] = [asdict(dep), *data.get(dep.service, [])[:HISTORY - 1]]
     _save(data)
 
 

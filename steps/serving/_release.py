@@ -67,7 +67,7 @@ class ChurnServing(_Strict):
     sticky: bool = True
     shadow: bool = False
     max_batch_rows: int = Field(1000, ge=1, le=100_000)
-    batching: Batching = Field(default_factory=Batching)
+    batching: Batching = Batching()
 
     @model_validator(mode="after")
     def _champion_first(self) -> ChurnServing:
@@ -79,6 +79,16 @@ class ChurnServing(_Strict):
         return self
 
 
+class DemandServing(_Strict):
+    """`parameters.demand` of configs/deployment.yaml: the demand service and its defaults."""
+
+    port: int = Field(3001, ge=1, le=65535)
+    order_cost: float = Field(50.0, ge=0)
+    holding_rate: float = Field(0.25, gt=0)
+    open_days_per_year: float = Field(305.0, gt=0, le=366)
+    lead_time_std_days: float = Field(0.0, ge=0)
+
+
 class ChurnRelease(_Strict):
     """Everything the churn service needs to know at import time."""
 
@@ -87,7 +97,7 @@ class ChurnRelease(_Strict):
     sticky: bool = True
     shadow: bool = False
     max_batch_rows: int = Field(1000, ge=1)
-    batching: Batching = Field(default_factory=Batching)
+    batching: Batching = Batching()
     features: list[str] = Field(min_length=1)
     feature_repo: str = "feature_repo"
 
@@ -101,27 +111,37 @@ class ChurnRelease(_Strict):
         return self
 
 
-def write_release(release: BaseModel, folder: Path) -> Path:
-    """Write `release.json` into `folder` atomically (a server may be reading the old one)."""
+def write_release(release: BaseModel, folder: Path, name: str = RELEASE_FILE) -> Path:
+    """Write a release into `folder` atomically (a server may be reading the old one)."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / RELEASE_FILE
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{RELEASE_FILE}.")
+    path = folder / name
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
     with os.fdopen(fd, "w") as fh:
         fh.write(release.model_dump_json(indent=1))
     os.replace(tmp, path)
     return path
 
 
-def read_release(kind: type[R], folder: Path) -> R:
-    """The release beside a service module.
+def release_env(service: str) -> str:
+    """Environment variable that points a service at a release file outside its folder.
+
+    `run.py serve`, the tests and the benchmark use it so they never overwrite the
+    release.json that a Bento build packs; a built Bento reads the file beside its module.
+    """
+    return f"RETAIL_MLOPS_{service.upper()}_RELEASE"
+
+
+def read_release(kind: type[R], folder: Path, service: str) -> R:
+    """The release a service runs: the file named by `release_env(service)`, else beside it.
 
     Raises:
         DataError: If there is none (nothing was deployed from this folder yet) or it is invalid.
     """
-    path = folder / RELEASE_FILE
+    override = os.environ.get(release_env(service))
+    path = Path(override) if override else folder / RELEASE_FILE
     if not path.exists():
         raise DataError(
-            f"no {RELEASE_FILE} in {folder.name}/: start services with `run.py serve` or "
+            f"no release at {path}: start services with `run.py serve` or "
             "`run.py deployment`, which resolve the models first"
         )
     try:

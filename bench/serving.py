@@ -1,0 +1,559 @@
+"""Churn serving load test: the BentoML service vs `mlflow models serve` vs a bare FastAPI floor.
+
+Trains the churn model on the real data (the committed subset, or --full), logs and registers
+it in MLflow as the direct path of bench/pipeline_overhead.py does, makes it champion and
+serves that one model version four ways, one worker each, all on loopback:
+
+- the churn service (`bentoml serve`), adaptive batching on, then off (one variant at weight
+  100, so routing is constant);
+- `mlflow models serve` of the same registry version, as shipped (/invocations,
+  dataframe_split; its uvicorn keeps the access log on);
+- a bare FastAPI + uvicorn app around the same UBJ booster (bench/_fastapi_floor.py): the
+  floor the HTTP stack allows.
+
+Every server gets the same load: single-row POSTs cycling through --rows real feature rows,
+from wrk with one thread and --connections connections for --duration seconds, after a short
+warm-up. Configurations are interleaved across --repeats rounds (machines are noisy) and the
+medians are reported, with wrk's own CPU use (it shares the machine with the server) and the
+server's. The goal is >= 10x mlflow serve and >= 60% of the floor with p99 <= 100 ms.
+
+Usage: uv run python bench/serving.py [--duration 10] [--connections 32] [--repeats 3]
+       [--rows N] [--full]
+The last line is JSON with rps_service, rps_mlflow, rps_fastapi, p99_ms_service and the other
+figures. State (MLflow store, BentoML store, logs) goes to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+_HOME = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+os.environ["RETAIL_MLOPS_HOME"] = str(_HOME / "state")
+os.environ["ZENML_CONFIG_PATH"] = str(_HOME / "zenml")
+os.environ["ZENML_ANALYTICS_OPT_IN"] = "false"
+os.environ["GIT_PYTHON_REFRESH"] = "quiet"
+# the servers are children: they inherit the throw-away registry and model store
+os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_HOME / 'mlflow.db'}"
+os.environ["BENTOML_HOME"] = str(_HOME / "state" / "bentoml")
+os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+
+HOST = "127.0.0.1"
+WORKERS = 1
+FULL_DATA_ROWS = 10_000  # request pool cap on the full data: the wrk script holds every body
+SERVICE_TARGET = "bentos.churn_service.service:ChurnService"
+WARMUP_S = 3
+IDLE_PROBE_S = 3
+
+
+@dataclass(frozen=True)
+class Target:
+    """One server under load: how to reach it and which body format it takes."""
+
+    key: str  # JSON suffix
+    label: str
+    url: str  # full URL of the scoring endpoint
+    bodies: list[str]
+
+
+def train_and_register(full: bool) -> tuple[int, Any, list[str]]:
+    """Train the churn model on the real data, log it, register it and make it champion.
+
+    Returns:
+        The registry version, the feature table (customer_id, features, ...) and the features.
+    """
+    import mlflow
+    import pandas as pd
+    import yaml
+    from mlflow import MlflowClient
+
+    from steps.features._customer import (
+        FEATURE_COLUMNS,
+        build_churn_dataset,
+        monthly_cutoffs,
+    )
+    from steps.ingest._sources import read_source
+    from steps.names import CHAMPION, MODEL_NAME
+    from steps.registry._registry import register
+    from steps.train._model import XGBParams, fit_xgb, split_by_time
+    from steps.train._tracking import log_churn_model
+    from steps.validate._rules import split_quarantine
+
+    cfg_path = ROOT / "configs" / f"churn_training{'' if full else '.dev'}.yaml"
+    config = yaml.safe_load(cfg_path.read_text())
+    params, steps = config["parameters"], config["steps"]
+    raw, _lineage = read_source(params["source"])
+    clean, _quarantine = split_quarantine(raw)
+    cutoffs = [
+        *monthly_cutoffs(params["first_cutoff"], params["last_train_cutoff"]),
+        pd.Timestamp(params["test_cutoff"]),
+    ]
+    data = build_churn_dataset(
+        clean,
+        cutoffs,
+        steps["build_churn_entities"]["parameters"]["horizon_days"],
+        params["active_window_days"],
+    )
+    train, valid, _test = split_by_time(
+        data, params["test_cutoff"], steps["split_churn_dataset"]["parameters"]["n_valid_cutoffs"]
+    )
+    features = list(FEATURE_COLUMNS)
+    # an explicit artifact root: the default one is relative to the working directory
+    mlflow.create_experiment("bench_serving", artifact_location=(_HOME / "mlartifacts").as_uri())
+    mlflow.set_experiment("bench_serving")
+    xp = XGBParams(**steps["train_churn_model"]["parameters"])
+    with mlflow.start_run():
+        model = fit_xgb(train, valid, features, xp)
+        model_uri = log_churn_model(model, train, valid, xp, features)
+    version = register(model_uri, MODEL_NAME)
+    MlflowClient().set_registered_model_alias(MODEL_NAME, CHAMPION, str(version))
+    return version, data, features
+
+
+def request_rows(data: Any, features: list[str], n: int | None, full: bool) -> list[dict[str, Any]]:
+    """Single-row request payloads from real feature rows (shuffled, null = missing)."""
+    limit = n if n is not None else (FULL_DATA_ROWS if full else len(data))
+    sample = data.sample(frac=1.0, random_state=0).head(limit)
+    rows = []
+    for rec in sample[["customer_id", *features]].itertuples(index=False):
+        values = [None if v != v else float(v) for v in rec[1:]]  # NaN -> null
+        rows.append({"customer_id": str(rec[0]), **dict(zip(features, values, strict=True))})
+    return rows
+
+
+# --- servers ---------------------------------------------------------------------------------
+
+
+def spawn(name: str, cmd: list[str], port: int, probe: str, log: Path) -> Any:
+    """Start a non-BentoML server in its own session and wait until `probe` answers 200.
+
+    Returns a `_process.Deployment`, so `_process.stop` ends it the same way as the services.
+    """
+    import psutil
+
+    from steps.errors import DataError
+    from steps.serving._process import Deployment, http, stop
+
+    # `mlflow models serve` runs `uvicorn` from PATH: make it this environment's
+    bindir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": os.pathsep.join((bindir, os.environ.get("PATH", "")))}
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    dep = Deployment(name, " ".join(cmd), HOST, port, proc.pid, [proc.pid], time.time(), str(log))
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise DataError(f"{name} exited with code {proc.returncode}; see {log}")
+        with contextlib.suppress(psutil.NoSuchProcess):
+            dep.pids = sorted({proc.pid, *(c.pid for c in psutil.Process(proc.pid).children(True))})
+        try:
+            if http("GET", f"{dep.url}{probe}", timeout=2)[0] == 200:
+                return dep
+        except OSError:
+            pass
+        time.sleep(0.5)
+    stop(dep)
+    raise DataError(f"{name} not ready after 180 s; see {log}")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a server's whole process tree so far."""
+    import psutil
+
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def stop_leftovers() -> None:
+    """Stop any server this process started but does not hold yet (Ctrl-C while starting).
+
+    The servers run in their own sessions, so Ctrl-C never reaches them; they are still this
+    process's children, which is how they are found.
+    """
+    import psutil
+
+    from steps.serving._process import Deployment, stop
+
+    for child in psutil.Process().children():
+        try:
+            tree = [child.pid, *(c.pid for c in child.children(recursive=True))]
+        except psutil.NoSuchProcess:
+            continue
+        stop(Deployment("leftover", "", HOST, 0, child.pid, tree), grace_s=10)
+
+
+# --- load ------------------------------------------------------------------------------------
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def lua_script(bodies: list[str], folder: Path, name: str) -> Path:
+    """A wrk script that POSTs the bodies round-robin, each request pre-formatted once."""
+    for b in bodies:
+        if "]==]" in b:
+            raise ValueError("a body contains the Lua long-string terminator")
+    table = ",\n".join(f"[==[{b}]==]" for b in bodies)
+    path = folder / f"{name}.lua"
+    path.write_text(
+        f"local bodies = {{\n{table}\n}}\n"
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        "local reqs, i = {}, 0\n"
+        "function init(args)\n"
+        "  for k, b in ipairs(bodies) do reqs[k] = wrk.format(nil, nil, nil, b) end\n"
+        "end\n"
+        "function request()\n"
+        "  i = i % #reqs + 1\n"
+        "  return reqs[i]\n"
+        "end\n"
+    )
+    return path
+
+
+def parse_wrk(text: str) -> dict[str, float]:
+    """Requests/s, p50/p99 in ms, request and error counts from `wrk --latency` output.
+
+    Raises:
+        RuntimeError: If the output lacks the figures (wrk failed).
+    """
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    total = re.search(r"(\d+) requests in", text)
+    lat = {
+        m.group(1): float(m.group(2)) * _UNITS[m.group(3)]
+        for m in re.finditer(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m|h)\s*$", text, re.MULTILINE)
+    }
+    if not (rps and total and "50" in lat and "99" in lat):
+        raise RuntimeError(f"unexpected wrk output:\n{text}")
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    return {
+        "rps": float(rps.group(1)),
+        "p50_ms": lat["50"],
+        "p99_ms": lat["99"],
+        "requests": float(total.group(1)),
+        "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "socket_errors": float(sum(int(g) for g in sock.groups())) if sock else 0.0,
+    }
+
+
+def wrk_run(
+    wrk: str, url: str, script: Path, duration: int, connections: int, server_pid: int
+) -> dict[str, float]:
+    """One wrk run (one thread); adds wrk's and the server's CPU time as shares of wall time.
+
+    Raises:
+        RuntimeError: If wrk fails, or any response is not 2xx or any socket errored.
+    """
+    out = script.with_suffix(".out")
+    cmd = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
+    cpu0 = tree_cpu_s(server_pid)
+    t0 = time.perf_counter()
+    with open(out, "wb") as fh:
+        proc = subprocess.Popen([*cmd, "-s", str(script), url], stdout=fh, stderr=subprocess.STDOUT)
+    # wait4 hands back this child's own rusage: wrk's CPU time, nothing else's
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    server_cpu = tree_cpu_s(server_pid) - cpu0
+    text = out.read_text(errors="replace")
+    if proc.returncode != 0:
+        raise RuntimeError(f"wrk exited with {proc.returncode}:\n{text}")
+    res = parse_wrk(text)
+    if res["non2xx"] or res["socket_errors"]:
+        raise RuntimeError(
+            f"{url}: {res['non2xx']:.0f} non-2xx responses and {res['socket_errors']:.0f} socket "
+            f"errors in {res['requests']:.0f} requests:\n{text}"
+        )
+    res["wrk_cpu"] = (usage.ru_utime + usage.ru_stime) / wall
+    res["server_cpu"] = server_cpu / wall
+    return res
+
+
+def check_answers(targets: dict[str, Target], booster: Any) -> None:
+    """One request per server before the load: 200, and the floor and service score alike.
+
+    Raises:
+        RuntimeError: If a server refuses the body or the scores disagree with the booster.
+    """
+    import numpy as np
+
+    from steps.serving._process import http
+
+    for key, t in targets.items():
+        body = json.loads(t.bodies[0])
+        status, answer = http("POST", t.url, body, timeout=30)
+        if status != 200:
+            raise RuntimeError(f"{t.label} answered {status}: {answer}")
+        if key == "mlflow":
+            continue  # the sklearn-flavour pyfunc answers class labels; only the status counts
+        row = body["rows"][0]
+        feats = [f for f in row if f != "customer_id"]
+        x = np.array([[np.nan if row[f] is None else row[f] for f in feats]], dtype=np.float32)
+        want = float(booster.inplace_predict(x, validate_features=False)[0])
+        got = float(answer["predictions"][0]["churn_probability"])
+        if abs(got - want) > 1e-5:
+            raise RuntimeError(f"{t.label} scored {got}, the booster {want}")
+
+
+# --- main ------------------------------------------------------------------------------------
+
+CONFIGS = [
+    ("service", "churn service, batching on"),
+    ("service_nobatch", "churn service, batching off"),
+    ("mlflow", "mlflow models serve"),
+    ("fastapi", "bare FastAPI floor"),
+]
+
+
+def main() -> None:
+    """Train, start the four servers, load each in interleaved rounds, print medians."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help=f"distinct request rows cycled through (default: all; {FULL_DATA_ROWS} with --full)",
+    )
+    parser.add_argument("--full", action="store_true", help="train on the full UCI data set")
+    args = parser.parse_args()
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        shutil.rmtree(_HOME, ignore_errors=True)
+        raise SystemExit("wrk not found: install it (apt-get install wrk) and run again")
+
+    from steps.names import CHAMPION, MODEL_NAME
+    from steps.serving import _process
+    from steps.serving._models import BOOSTER_FILE, churn_release, load_booster
+    from steps.serving._release import ChurnServing, release_env, write_release
+
+    t0 = time.perf_counter()
+    version, data, features = train_and_register(args.full)
+    rows = request_rows(data, features, args.rows, args.full)
+    print(
+        f"model: {MODEL_NAME} v{version} trained on the "
+        f"{'full UCI Online Retail II data' if args.full else 'committed real subset'} "
+        f"({time.perf_counter() - t0:.1f} s); {len(rows)} distinct request rows",
+        flush=True,
+    )
+
+    import bentoml
+
+    from steps.serving._http import API_KEY_ENV
+
+    os.environ.pop(API_KEY_ENV, None)  # unauthenticated, like the floor: wrk sends no key
+    work = _HOME / "bench"
+    logs = _HOME / "logs"
+    work.mkdir()
+    logs.mkdir()
+    releases = {}
+    for key, enabled in (("service", True), ("service_nobatch", False)):
+        # one variant at weight 100: every row takes the same route, only batching differs
+        spec = ChurnServing.model_validate(
+            {
+                "variants": [{"name": "champion", "alias": CHAMPION, "weight": 100}],
+                "batching": {"enabled": enabled},
+            }
+        )
+        release = churn_release(spec, str(ROOT / "feature_repo"), MODEL_NAME)
+        releases[key] = write_release(release, work, f"release_{key}.json")
+    tag = release.variants[0].model_tag
+    model_file = bentoml.models.get(tag).path_of(BOOSTER_FILE)
+    booster = load_booster(tag)
+
+    bodies_service = [json.dumps({"rows": [r]}, separators=(",", ":")) for r in rows]
+    bodies_mlflow = [
+        json.dumps(
+            {"dataframe_split": {"columns": features, "data": [[r[f] for f in features]]}},
+            separators=(",", ":"),
+        )
+        for r in rows
+    ]
+    ports = {key: _process.free_port() for key, _ in CONFIGS}
+    paths = {"mlflow": "/invocations"}
+    targets = {
+        key: Target(
+            key,
+            label,
+            f"http://{HOST}:{ports[key]}{paths.get(key, '/predict')}",
+            bodies_mlflow if key == "mlflow" else bodies_service,
+        )
+        for key, label in CONFIGS
+    }
+    scripts = {key: lua_script(t.bodies, work, key) for key, t in targets.items()}
+
+    deps: dict[str, Any] = {}
+    try:
+        for key in ("service", "service_nobatch"):
+            deps[key] = _process.start(
+                f"churn-{key}",
+                SERVICE_TARGET,
+                ports[key],
+                env={release_env("churn"): str(releases[key])},
+                log_path=logs / f"{key}.log",
+            )
+        mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
+        deps["mlflow"] = spawn(
+            "mlflow",
+            [
+                *(mlflow_bin, "models", "serve", "-m", f"models:/{MODEL_NAME}/{version}"),
+                *("--env-manager", "local", "--host", HOST, "--port", str(ports["mlflow"])),
+                *("--workers", str(WORKERS)),
+            ],
+            ports["mlflow"],
+            "/ping",
+            logs / "mlflow.log",
+        )
+        deps["fastapi"] = spawn(
+            "fastapi",
+            [
+                sys.executable,
+                str(ROOT / "bench" / "_fastapi_floor.py"),
+                model_file,
+                str(ports["fastapi"]),
+            ],
+            ports["fastapi"],
+            "/healthz",
+            logs / "fastapi.log",
+        )
+        check_answers(targets, booster)
+        for key, t in targets.items():
+            wrk_run(wrk, t.url, scripts[key], WARMUP_S, args.connections, deps[key].pid)
+        # all four stay up while one is loaded: what the idle ones burn is taken from it
+        idle0 = {key: tree_cpu_s(dep.pid) for key, dep in deps.items()}
+        time.sleep(IDLE_PROBE_S)
+        idle = {key: (tree_cpu_s(dep.pid) - idle0[key]) / IDLE_PROBE_S for key, dep in deps.items()}
+        print(
+            "idle CPU of each server: "
+            + ", ".join(f"{targets[k].label} {v:.1%}" for k, v in idle.items()),
+            flush=True,
+        )
+        print(
+            f"load: wrk -t1 -c{args.connections} -d{args.duration}s, single-row POSTs, "
+            f"{WORKERS} server worker, loopback; {args.repeats} interleaved rounds",
+            flush=True,
+        )
+        runs: dict[str, list[dict[str, float]]] = {key: [] for key, _ in CONFIGS}
+        keys = [key for key, _ in CONFIGS]
+        for i in range(args.repeats):
+            for key in keys[i % len(keys) :] + keys[: i % len(keys)]:  # rotate the order
+                res = wrk_run(
+                    wrk,
+                    targets[key].url,
+                    scripts[key],
+                    args.duration,
+                    args.connections,
+                    deps[key].pid,
+                )
+                runs[key].append(res)
+                print(
+                    f"  round {i + 1} {targets[key].label:<28} {res['rps']:>8.0f} req/s  "
+                    f"p50 {res['p50_ms']:6.2f} ms  p99 {res['p99_ms']:7.2f} ms  "
+                    f"wrk CPU {res['wrk_cpu']:4.0%}  server CPU {res['server_cpu']:4.0%}",
+                    flush=True,
+                )
+    finally:
+        # a second Ctrl-C (or the one `uv run` forwards) must not cut the clean-up short
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            for dep in deps.values():
+                _process.stop(dep)
+            stop_leftovers()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    med = {key: {m: statistics.median(r[m] for r in rs) for m in rs[0]} for key, rs in runs.items()}
+    print(f"\nmedians over {args.repeats} runs of {args.duration} s:")
+    print(f"{'server':<30}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'wrk CPU':>9}{'srv CPU':>9}")
+    for key, label in CONFIGS:
+        m = med[key]
+        print(
+            f"{label:<30}{m['rps']:>9.0f}{m['p50_ms']:>9.2f}{m['p99_ms']:>9.2f}"
+            f"{m['wrk_cpu']:>9.0%}{m['server_cpu']:>9.0%}"
+        )
+    s, n, ml, fa = med["service"], med["service_nobatch"], med["mlflow"], med["fastapi"]
+    vs_mlflow, vs_fastapi = s["rps"] / ml["rps"], s["rps"] / fa["rps"]
+    print(
+        f"service / mlflow serve: x{vs_mlflow:.1f} (goal >= 10)   "
+        f"service / FastAPI floor: {vs_fastapi:.0%} (goal >= 60%)   "
+        f"service p99: {s['p99_ms']:.1f} ms (goal <= 100)"
+    )
+    print(
+        f"batching on / off: x{s['rps'] / n['rps']:.2f} req/s; "
+        f"batching off / FastAPI floor: {n['rps'] / fa['rps']:.0%}"
+    )
+    met = vs_mlflow >= 10 and vs_fastapi >= 0.6 and s["p99_ms"] <= 100
+    print(f"goal {'met' if met else 'NOT met'}")
+    out: dict[str, Any] = {
+        "rps_service": round(s["rps"], 1),
+        "rps_mlflow": round(ml["rps"], 1),
+        "rps_fastapi": round(fa["rps"], 1),
+        "p99_ms_service": round(s["p99_ms"], 3),
+        "rps_service_nobatch": round(n["rps"], 1),
+        "ratio_service_mlflow": round(vs_mlflow, 3),
+        "ratio_service_fastapi": round(vs_fastapi, 3),
+        "ratio_nobatch_fastapi": round(n["rps"] / fa["rps"], 3),
+    }
+    for key, _ in CONFIGS:
+        out[f"p50_ms_{key}"] = round(med[key]["p50_ms"], 3)
+        if key != "service":
+            out[f"p99_ms_{key}"] = round(med[key]["p99_ms"], 3)
+    for key, _ in CONFIGS:
+        out[f"wrk_cpu_share_{key}"] = round(med[key]["wrk_cpu"], 3)
+        out[f"server_cpu_share_{key}"] = round(med[key]["server_cpu"], 3)
+    out["idle_cpu_share_servers"] = round(sum(idle.values()), 4)
+    out |= {"goal_met": met, "connections": args.connections, "duration_s": args.duration}
+    out |= {"repeats": args.repeats, "workers": WORKERS, "request_rows": len(rows)}
+    print(json.dumps(out))
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    """SIGTERM ends the run like Ctrl-C does: through the `finally` that stops the servers."""
+    raise SystemExit(128 + signum)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        main()
+    except BaseException:
+        if _HOME.exists():
+            print(f"state and server logs kept in {_HOME}", file=sys.stderr)
+        raise
+    shutil.rmtree(_HOME, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Demand forecasts and stock policy over HTTP: /forecast and /inventory per item."""

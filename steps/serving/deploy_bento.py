@@ -1,0 +1,40 @@
+"""Step: serve a built Bento locally, replacing the running one, and check it answers."""
+
+from typing import Annotated, Any
+
+from zenml import log_metadata, step
+from zenml.logger import get_logger
+
+from steps.serving._deploy import deploy
+
+logger = get_logger(__name__)
+
+
+@step(enable_cache=False)
+def deploy_bento(
+    service: str,
+    bento_tag: str,
+    release: dict[str, Any],
+    port: int,
+    host: str = "127.0.0.1",
+) -> Annotated[dict[str, Any], "deployment"]:
+    """Start `bentoml serve BENTO` in its own session, wait for /readyz, send a smoke request.
+
+    The previous deployment of the service is stopped first and restored if the new one
+    fails, so a failed run leaves the old service answering. `run.py deployments` lists
+    what runs; `run.py deployment --rollback` goes back to the previous Bento.
+
+    Returns:
+        service, bento, url, pid, models.
+    """
+    dep = deploy(service, bento_tag, port, release, host=host)
+    info = {
+        "service": service,
+        "bento": bento_tag,
+        "url": dep.url,
+        "pid": dep.pid,
+        "models": dep.models,
+    }
+    logger.info("%s service %s answers at %s (pid %d)", service, bento_tag, dep.url, dep.pid)
+    log_metadata(metadata={"deployment": info}, infer_artifact=True)
+    return info
