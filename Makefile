@@ -4,6 +4,7 @@ SHELL := /bin/bash
 
 # Project-local ZenML state (gitignored); export it in your shell to use the zenml CLI directly.
 export ZENML_CONFIG_PATH ?= $(CURDIR)/.state/zenml
+export BENTOML_HOME ?= $(CURDIR)/.state/bentoml
 export ZENML_ANALYTICS_OPT_IN ?= false
 export GIT_PYTHON_REFRESH ?= quiet
 PYTHON ?= python3
@@ -24,7 +25,7 @@ setup: sync  ## sync + register the local ZenML stack (idempotent) + fetch the d
 	$(UV) run python run.py stack register local
 	$(UV) run python -c "from steps.ingest._dataset import fetch_online_retail as f; print('data:', f())"
 
-run: setup  ## The main job on the full data: churn_training then churn_batch_inference
+run: setup  ## The main job on the full data: features, churn, demand, then the local services
 	$(UV) run python run.py main
 
 run-dev: setup  ## The main job on the committed subset (a minute or two)
@@ -61,10 +62,20 @@ redis:  ## Start a loopback redis-server for the local-servers stack (PID in .st
 redis-stop:  ## Stop the redis-server started by `make redis`
 	@test -f .state/redis.pid && kill $$(cat .state/redis.pid) && rm -f .state/redis.pid || true
 
+wrk:  ## Install the wrk load generator if missing (Debian; bench-serving needs it)
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
+
+bench-serving: setup wrk  ## Churn service vs mlflow serve vs bare FastAPI under wrk (JSON last)
+	$(UV) run python bench/serving.py
+
 bench-forecasting: setup  ## Forecasting at scale: Prophet stage, global XGBoost, top-200 accuracy (JSON last)
 	$(UV) run python bench/forecasting.py
 
-clean-state:  ## Delete local state (ZenML, MLflow, predictions, data cache)
+undeploy:  ## Stop the local services started by `make run` / `run.py deployment`
+	$(UV) run python run.py undeploy
+
+clean-state:  ## Stop the services, delete local state (ZenML, MLflow, Bentos, data cache)
+	-@test -d .venv && $(UV) run python run.py undeploy
 	rm -rf .state
 
-.PHONY: help uv sync setup run run-dev test test-unit test-kubeflow kubeflow lint bench bench-forecasting redis redis-stop clean-state
+.PHONY: help uv sync setup run run-dev test test-unit test-kubeflow kubeflow lint bench bench-serving bench-forecasting wrk redis redis-stop undeploy clean-state

@@ -29,6 +29,7 @@ MAIN_FLOW = [
     "churn_training",
     "churn_batch_inference",
     "demand_forecasting",
+    "deployment",
 ]
 
 EXAMPLES = """
@@ -183,7 +184,10 @@ for _name in PIPELINES:
         _pipeline_command(_name)
 
 
-@cli.command(help="The main flow on the full data: churn_training then churn_batch_inference.")
+@cli.command(
+    help="The main flow on the full data: features, churn training and scoring, demand "
+    "forecasting, then the churn and demand services on 127.0.0.1."
+)
 @click.option("--dev", is_flag=True, help="Use the .dev configs (the committed subset).")
 @click.option("--no-cache", is_flag=True)
 def main(dev: bool, no_cache: bool) -> None:
@@ -220,6 +224,8 @@ def where_to_look() -> str:
             f"  Feature store:    {state / 'feast'} (offline Parquet, SQLite online store)",
             f"  Inventory:        {state / 'inventory' / 'recommendations.csv'} (+ .parquet); "
             "forecasts, backtest metrics and plots in the demand_forecasting run and MLflow",
+            "  Services:         uv run python run.py deployments (URLs; Swagger UI at /); "
+            "stop them with: uv run python run.py undeploy",
         ]
     )
 
@@ -440,7 +446,7 @@ def serve(service: str, port: int | None, host: str, config: str | None) -> None
     os.execve(bentoml_bin, [bentoml_bin, "serve", target, "--host", host, "--port", str(port)], env)
 
 
-@cli.command(name="ab-report", help="Per-variant churn results once outcomes are known, with tests.")
+@cli.command(name="ab-report", help="Per-variant churn results once outcomes are known.")
 @click.option(
     "--config",
     type=click.Path(dir_okay=False),

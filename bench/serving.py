@@ -147,21 +147,12 @@ def spawn(name: str, cmd: list[str], port: int, probe: str, log: Path) -> Any:
     import psutil
 
     from steps.errors import DataError
-    from steps.serving._process import Deployment, http, stop
+    from steps.serving._process import Deployment, http, spawn, stop
 
     # `mlflow models serve` runs `uvicorn` from PATH: make it this environment's
     bindir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": os.pathsep.join((bindir, os.environ.get("PATH", "")))}
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    proc = spawn(cmd, env, log)
     dep = Deployment(name, " ".join(cmd), HOST, port, proc.pid, [proc.pid], time.time(), str(log))
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:

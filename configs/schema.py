@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from steps.errors import DataError
 from steps.ingest._sources import Source
-from steps.serving._release import ChurnServing, DemandServing
+from steps.serving._demand import DemandServing
+from steps.serving._release import ChurnServing
 
 
 class _Strict(BaseModel):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import logging
 import time
 import uuid
 from pathlib import Path
@@ -26,15 +27,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from steps.serving import _models  # noqa: F401  (sets BENTOML_HOME before bentoml reads it)
-from steps.serving._http import (
-    ApiKeyMiddleware,
-    MicroBatcher,
-    document_validation_errors,
-    predictions_dir,
-)
+from steps.serving._http import MicroBatcher, harden, predictions_dir, service_options
 from steps.serving._predlog import PredictionLog, now_utc
 from steps.serving._release import ChurnRelease, Router, read_release
 
+logger = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 RELEASE = read_release(ChurnRelease, HERE, "churn")
 FEATURES = RELEASE.features
@@ -187,12 +184,28 @@ class ChurnService:
         self.variants = _Variants(RELEASE)
         self.log = PredictionLog(predictions_dir("churn"))
         self._store: Any = None
+        self._warm_online_store()
         gc.collect()
         gc.freeze()  # start-up objects never need collecting; shorter GC pauses under load
 
     @bentoml.on_shutdown
     def _flush_log(self) -> None:
         self.log.close()
+
+    def _warm_online_store(self) -> None:
+        """Open the Feast store and read once at start-up, not in the first request.
+
+        Opening it (imports, registry) takes seconds; done lazily, the first /predict_customer
+        could outlive the request timeout. A service without a feature store still starts:
+        /predict works, and /predict_customer says what is missing.
+        """
+        from steps.features._store import online_records
+
+        try:
+            online_records(self._online_store(), "customer_features", ["warm-up"], FEATURES)
+        except Exception as exc:
+            self._store = None
+            logger.warning("online feature store not ready (%s); /predict_customer retries", exc)
 
     def _online_store(self) -> Any:
         if self._store is None:
@@ -264,9 +277,16 @@ class ChurnService:
         """
         from steps.features._store import online_records
 
-        records = online_records(
-            self._online_store(), "customer_features", customer_ids, FEATURES, with_timestamp=True
-        )
+        try:
+            store = self._online_store()
+            records = online_records(
+                store, "customer_features", customer_ids, FEATURES, with_timestamp=True
+            )
+        except Exception as exc:
+            # the server's problem, not the client's: 503 with the cause, never a bare 500
+            raise bentoml.exceptions.ServiceUnavailable(
+                f"online feature store unavailable: {exc}"
+            ) from exc
         found = [r for r in records if r["found"]]
         scored: dict[str, tuple[str, float, int]] = {}
         request_id = uuid.uuid4().hex
@@ -338,12 +358,8 @@ def _feature_repo() -> Path:
 for _attr, _ref in _variant_tags().items():
     setattr(ChurnService, _attr, _ref)  # BentoML pins class-level model refs into the Bento
 
-ChurnService = bentoml.service(  # type: ignore[misc]
-    name="churn_service",
-    workers=1,
-    traffic={"timeout": 30},
-    logging={"access": {"enabled": False}},
-    metrics={"enabled": True},
-)(ChurnService)
-ChurnService.add_asgi_middleware(ApiKeyMiddleware)  # type: ignore[attr-defined]
-document_validation_errors()
+ChurnService = harden(  # type: ignore[misc]
+    bentoml.service(**service_options("churn_service", ["/predict", "/predict_customer"]))(
+        ChurnService
+    )
+)

@@ -15,9 +15,8 @@ a 400 naming the field, never a 500.
 from __future__ import annotations
 
 import gc
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import bentoml
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,7 +30,7 @@ from steps.serving._demand import (
     item_policy,
     load_demand_tables,
 )
-from steps.serving._http import ApiKeyMiddleware
+from steps.serving._http import harden, service_options
 from steps.serving._release import read_release
 
 HERE = Path(__file__).resolve().parent
@@ -49,8 +48,12 @@ Sku = Annotated[
 Horizon = Annotated[
     int, Field(ge=1, le=RELEASE.max_horizon, description="Open days ahead, from the first.")
 ]
-ServiceLevel = Annotated[float, Field(gt=0.5, le=0.9999, description="Target cycle service level.")]
-LeadTime = Annotated[float, Field(gt=0, le=365, description="Lead time in open days.")]
+# Inclusive bounds only: BentoML publishes OpenAPI 3.0, whose exclusiveMinimum is a flag, and
+# pydantic's numeric `gt` made the published schema invalid for clients (schemathesis).
+ServiceLevel = Annotated[
+    float, Field(ge=0.5, le=0.9999, description="Target cycle service level (0.5: no buffer).")
+]
+LeadTime = Annotated[float, Field(ge=0.01, le=365, description="Lead time in open days.")]
 
 
 class _Strict(BaseModel):
@@ -119,34 +122,6 @@ class InventoryResponse(BaseModel):
     order_quantity: float = Field(description="EOQ rounded up, at least 1 with demand")
     source_run: str
     model_tag: str
-
-
-class JsonBodyMiddleware:
-    """Answers 415 to a POST whose body is not declared JSON (or undeclared, read as JSON).
-
-    BentoML also parses form and multipart bodies for any API, and a malformed multipart body
-    makes it answer 500; this API takes JSON only, so anything else is refused before parsing.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Refuse a non-JSON POST; pass everything else through untouched."""
-        if scope["type"] == "http" and scope["method"] == "POST":
-            ctype = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
-            if ctype.split(b";")[0].strip().lower() not in (b"", b"application/json"):
-                body = json.dumps(
-                    {"error": "send the body as JSON, with Content-Type: application/json"}
-                ).encode()
-                headers = [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ]
-                await send({"type": "http.response.start", "status": 415, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
 
 
 class DemandService:
@@ -253,13 +228,6 @@ class DemandService:
         )
 
 
-DemandService = bentoml.service(  # type: ignore[misc]
-    name="demand_service",
-    workers=1,
-    traffic={"timeout": 30},
-    logging={"access": {"enabled": False}},
-    metrics={"enabled": True},
-)(DemandService)
-# The first added runs first: a request without the key gets 401 before any 415.
-DemandService.add_asgi_middleware(ApiKeyMiddleware)  # type: ignore[attr-defined]
-DemandService.add_asgi_middleware(JsonBodyMiddleware)  # type: ignore[attr-defined]
+DemandService = harden(  # type: ignore[misc]
+    bentoml.service(**service_options("demand_service", ["/forecast", "/inventory"]))(DemandService)
+)

@@ -6,8 +6,9 @@ and must not pay for importing ZenML (about 2 s and 150 MB per server worker).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from steps._lazy import lazy_steps
 
 if TYPE_CHECKING:
     from steps.features.build_churn_entities import build_churn_entities
@@ -27,9 +28,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        step = getattr(importlib.import_module(f"{__name__}.{name}"), name)
-        globals()[name] = step  # replaces the submodule the import bound to the same name
-        return step
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_steps(__name__, __all__, globals())

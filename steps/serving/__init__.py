@@ -6,15 +6,22 @@ and must not import ZenML.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
-__all__: list[str] = []
+from steps._lazy import lazy_steps
+
+if TYPE_CHECKING:
+    from steps.serving.build_bento import build_bento
+    from steps.serving.deploy_bento import deploy_bento
+    from steps.serving.import_demand_tables import import_demand_tables
+    from steps.serving.resolve_churn_release import resolve_churn_release
+
+__all__ = [
+    "build_bento",
+    "deploy_bento",
+    "import_demand_tables",
+    "resolve_churn_release",
+]
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        step = getattr(importlib.import_module(f"{__name__}.{name}"), name)
-        globals()[name] = step  # replaces the submodule the import bound to the same name
-        return step
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_steps(__name__, __all__, globals())

@@ -60,7 +60,7 @@ OrderCost = Annotated[float, Field(ge=0, le=1e6, description="Cost of placing on
 HoldingRate = Annotated[
     float, Field(ge=0.001, le=10, description="Yearly holding cost as a share of unit cost.")
 ]
-OpenDays = Annotated[float, Field(gt=0, le=366, description="Open days in a year.")]
+OpenDays = Annotated[float, Field(ge=1, le=366, description="Open days in a year.")]
 
 
 class PolicyDefaults(BaseModel):
@@ -75,6 +75,12 @@ class PolicyDefaults(BaseModel):
     order_cost: OrderCost = PolicyParams.order_cost
     holding_rate: HoldingRate = PolicyParams.holding_rate
     open_days_per_year: OpenDays = PolicyParams.open_days_per_year
+
+
+class DemandServing(PolicyDefaults):
+    """`parameters.demand` of configs/deployment.yaml: the port and the policy defaults."""
+
+    port: int = Field(default=3001, ge=1, le=65535)
 
 
 class DemandRelease(BaseModel):

@@ -62,7 +62,7 @@ def smoke_request(service: str, release: dict[str, Any]) -> tuple[str, dict[str,
     if service == "churn":
         row = {"customer_id": "smoke-test", **dict.fromkeys(release["features"], 0.0)}
         return "/predict", {"rows": [row]}
-    return "/docs.json", {}
+    return "/forecast", {"sku": release["example_sku"], "horizon": 1}
 
 
 def check(dep: _process.Deployment, release: dict[str, Any], headers: dict[str, str]) -> None:

@@ -103,6 +103,23 @@ def _tree(pid: int) -> list[int]:
         return []
 
 
+def spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a server process from the project root, output to `log`.
+
+    Its own session, so a Ctrl-C meant for us does not reach it half-way through a stop.
+    """
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            cmd,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
 def start(
     service: str,
     target: str,
@@ -131,16 +148,7 @@ def start(
     full_env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(PROJECT_ROOT), full_env.get("PYTHONPATH", "")) if p
     )
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=PROJECT_ROOT,
-            env=full_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    proc = spawn(cmd, full_env, log)
     dep = Deployment(service, target, host, port, proc.pid, [], time.time(), str(log))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -228,7 +236,7 @@ def current(service: str) -> Deployment | None:
 
 def record(dep: Deployment) -> None:
     data = _load()
-    data[dep.service] = [asdict(dep), *data.get(dep.service, [])[:HISTORY - 1]]
+    data[dep.service] = [asdict(dep), *data.get(dep.service, [])[: HISTORY - 1]]
     _save(data)
 
 

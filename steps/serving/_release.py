@@ -32,8 +32,8 @@ class Batching(_Strict):
     """Adaptive micro-batching of /predict rows across concurrent requests."""
 
     enabled: bool = True
-    max_batch_size: int = Field(256, ge=1, le=100_000)
-    max_latency_ms: float = Field(2.0, ge=0, le=1000)
+    max_batch_size: int = Field(default=256, ge=1, le=100_000)
+    max_latency_ms: float = Field(default=2.0, ge=0, le=1000)
 
 
 class VariantSpec(_Strict):
@@ -56,7 +56,7 @@ class Variant(_Strict):
 class ChurnServing(_Strict):
     """`parameters.churn` of configs/deployment.yaml: how the churn service is run."""
 
-    port: int = Field(3000, ge=1, le=65535)
+    port: int = Field(default=3000, ge=1, le=65535)
     variants: list[VariantSpec] = Field(
         default_factory=lambda: [
             VariantSpec(name="champion", alias="champion", weight=90),
@@ -66,7 +66,7 @@ class ChurnServing(_Strict):
     )
     sticky: bool = True
     shadow: bool = False
-    max_batch_rows: int = Field(1000, ge=1, le=100_000)
+    max_batch_rows: int = Field(default=1000, ge=1, le=100_000)
     batching: Batching = Batching()
 
     @model_validator(mode="after")
@@ -79,16 +79,6 @@ class ChurnServing(_Strict):
         return self
 
 
-class DemandServing(_Strict):
-    """`parameters.demand` of configs/deployment.yaml: the demand service and its defaults."""
-
-    port: int = Field(3001, ge=1, le=65535)
-    order_cost: float = Field(50.0, ge=0)
-    holding_rate: float = Field(0.25, gt=0)
-    open_days_per_year: float = Field(305.0, gt=0, le=366)
-    lead_time_std_days: float = Field(0.0, ge=0)
-
-
 class ChurnRelease(_Strict):
     """Everything the churn service needs to know at import time."""
 
@@ -96,7 +86,7 @@ class ChurnRelease(_Strict):
     variants: list[Variant] = Field(min_length=1)
     sticky: bool = True
     shadow: bool = False
-    max_batch_rows: int = Field(1000, ge=1)
+    max_batch_rows: int = Field(default=1000, ge=1)
     batching: Batching = Batching()
     features: list[str] = Field(min_length=1)
     feature_repo: str = "feature_repo"

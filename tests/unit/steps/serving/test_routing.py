@@ -63,7 +63,7 @@ def test_release_round_trip_and_env_override(tmp_path: Path, monkeypatch: Any) -
 
 
 def test_missing_or_invalid_release_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="run.py serve"):
+    with pytest.raises(DataError, match=r"run\.py serve"):
         read_release(ChurnRelease, tmp_path, "churn")
     (tmp_path / "release.json").write_text(json.dumps({"variants": []}))
     with pytest.raises(DataError, match="not a valid release"):
@@ -164,7 +164,8 @@ def test_prediction_log_flushes_parts_atomically_and_reads_back(tmp_path: Path) 
     log.append(rows[3:])
     log.close()
     parts = sorted((tmp_path / "log").glob("*"))
-    assert parts and all(p.name.startswith("part-") and p.suffix == ".parquet" for p in parts)
+    assert parts
+    assert all(p.name.startswith("part-") and p.suffix == ".parquet" for p in parts)
     back = read_log(tmp_path / "log")
     assert list(back.columns) == COLUMNS
     assert sorted(back["request_id"]) == [f"r{i}" for i in range(5)]
