@@ -147,3 +147,30 @@ def test_forecast_file_missing_file(tmp_path: Path) -> None:
         run_cli("forecast-file", str(tmp_path / "nope.csv"), "--horizon", "7"),
         "input file not found",
     )
+
+
+def test_the_run_deploys_as_the_demand_service(forecast_run: tuple[Any, Path]) -> None:
+    """The deployment's demand half on this run: import its tables, build the Bento, serve, ask."""
+    from steps.serving import _deploy, _process
+    from steps.serving._demand import latest_demand_release
+
+    run, _ = forecast_run
+    release = latest_demand_release(run=str(run.id)).model_dump(mode="json")
+    tag = _deploy.build_bento("demand", release)
+    dep = _deploy.deploy("demand", tag, _process.free_port(), release)
+    try:
+        sku = release["example_sku"]
+        status, body = _process.http("POST", dep.url + "/forecast", {"sku": sku, "horizon": 3})
+        assert status == 200, body
+        forecast = run.steps["forecast_demand"].outputs["demand_forecast"][0].load()
+        expected = forecast[forecast["stock_code"] == sku].sort_values("ds").head(3)
+        assert [p["yhat"] for p in body["points"]] == pytest.approx(expected["yhat"].tolist())
+        status, body = _process.http(
+            "POST",
+            dep.url + "/inventory",
+            {"sku": sku, "lead_time_days": 7, "service_level": 0.95},
+        )
+        assert status == 200, body
+        assert body["reorder_point"] >= body["safety_stock"] >= 0
+    finally:
+        _process.stop_service("demand")
