@@ -297,6 +297,13 @@ def drift_report(output: str | None) -> None:
 @click.option("--date-col", default="ds", show_default=True)
 @click.option("--value-col", default="y", show_default=True)
 @click.option("--id-col", default="series_id", show_default=True)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="YAML with `prophet:` settings (e.g. configs/forecast_file/prophet.yaml); "
+    "default: Prophet's own defaults.",
+)
 def forecast_file(
     path: str,
     horizon: int,
@@ -305,13 +312,20 @@ def forecast_file(
     date_col: str,
     value_col: str,
     id_col: str,
+    config: str | None,
 ) -> None:
     """Write series_id, ds, yhat, yhat_lower, yhat_upper, model for each series."""
-    from steps.forecasting._forecast_file import forecast_series, read_series_file, write_csv_atomic
+    from steps.forecasting._forecast_file import (
+        forecast_series,
+        prophet_params,
+        read_series_file,
+        write_csv_atomic,
+    )
 
     try:
+        prophet = prophet_params(Path(config) if config else None)
         series = read_series_file(Path(path), date_col, value_col, id_col)
-        result = forecast_series(series, horizon, model)
+        result = forecast_series(series, horizon, model, prophet=prophet)
     except Exception as exc:
         _fail(exc)
         return

@@ -134,6 +134,7 @@ class EvaluateForecastsParams(_Strict):
     """`steps.evaluate_forecasts.parameters`."""
 
     interval_level: float = Field(0.8, gt=0, lt=1)
+    switch_margin: float = Field(default=0.1, ge=0, lt=1)
 
 
 class ForecastDemandParams(_Strict):
@@ -164,6 +165,24 @@ class AnalyzePricingParams(_Strict):
     min_days: int = Field(30, ge=5)
     min_log_price_std: float = Field(0.05, ge=0)
     promo_threshold: float = Field(0.1, gt=0, lt=1)
+
+
+class ProphetSettings(_Strict):
+    """`prophet:` of a forecast-file config; unset keys keep Prophet's own defaults."""
+
+    weekly_seasonality: bool | None = None
+    yearly_seasonality: bool | None = None
+    country_holidays: str | None = None
+    seasonality_mode: Literal["additive", "multiplicative"] = "additive"
+    changepoint_prior_scale: float = Field(default=0.05, gt=0)
+    interval_width: float = Field(default=0.8, gt=0, lt=1)
+    uncertainty_samples: int = Field(default=1000, ge=0)
+
+
+class ForecastFileConfig(_Strict):
+    """A `run.py forecast-file --config` file."""
+
+    prophet: ProphetSettings = ProphetSettings()
 
 
 class DeploymentParams(_Strict):

@@ -33,6 +33,34 @@ PROPHET_DEFAULTS = ProphetParams(
 )
 
 
+def prophet_params(path: Path | None) -> ProphetParams:
+    """Prophet settings from a forecast-file config (`prophet:` mapping), else the defaults.
+
+    Raises:
+        DataError: If the file is missing, not YAML, or names an unknown or invalid setting.
+    """
+    if path is None:
+        return PROPHET_DEFAULTS
+    import yaml
+    from pydantic import ValidationError
+
+    from configs.schema import ForecastFileConfig
+
+    if not path.exists():
+        raise DataError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+        cfg = ForecastFileConfig.model_validate(raw)
+    except yaml.YAMLError as exc:
+        raise DataError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise DataError(f"{path}: {where}: {err['msg']}") from exc
+    given = cfg.prophet.model_dump(exclude_unset=True)
+    return ProphetParams(**{**PROPHET_DEFAULTS.__dict__, **given})
+
+
 def min_rows(model: str, horizon: int) -> int:
     """Fewest rows a series needs (auto/xgboost: a `horizon` hold-out plus 4 weeks)."""
     return horizon + 28 if model in ("auto", "xgboost") else 14
@@ -90,7 +118,12 @@ def read_series_file(
 
 
 def _predict(
-    model: str, panel: Panel, i: int, targets: pd.DatetimeIndex, horizon: int
+    model: str,
+    panel: Panel,
+    i: int,
+    targets: pd.DatetimeIndex,
+    horizon: int,
+    prophet: ProphetParams = PROPHET_DEFAULTS,
 ) -> pd.DataFrame:
     """Forecasts of one model for every series from the history before column i."""
     y, dates = panel.y[:, :i], panel.dates[:i]
@@ -106,7 +139,7 @@ def _predict(
         yhat, lower, upper = (np.zeros((len(panel.skus), len(targets))) for _ in range(3))
         for r in range(len(panel.skus)):
             hist = panel.series(r, i)
-            _, fc = fit_predict(hist["ds"], hist["y"], targets, PROPHET_DEFAULTS)
+            _, fc = fit_predict(hist["ds"], hist["y"], targets, prophet)
             yhat[r], lower[r], upper[r] = fc["yhat"], fc["yhat_lower"], fc["yhat_upper"]
     frame = pd.DataFrame(
         {
@@ -134,9 +167,16 @@ def future_days(dates: pd.DatetimeIndex, horizon: int) -> pd.DatetimeIndex:
 
 
 def forecast_series(
-    series: pd.DataFrame, horizon: int, model: str = "auto", level: float = 0.8
+    series: pd.DataFrame,
+    horizon: int,
+    model: str = "auto",
+    level: float = 0.8,
+    prophet: ProphetParams = PROPHET_DEFAULTS,
 ) -> pd.DataFrame:
     """Forecast every series of a checked file.
+
+    `prophet` are Prophet's settings (its own defaults unless a `--config` file says
+    otherwise, see `prophet_params`).
 
     Returns:
         series_id, ds, yhat, yhat_lower, yhat_upper, model.
@@ -159,7 +199,7 @@ def forecast_series(
     i = len(panel.dates) - horizon
     holdout = pd.concat(
         [
-            _predict(m, panel, i, panel.dates[i:], horizon)
+            _predict(m, panel, i, panel.dates[i:], horizon, prophet)
             for m in candidates
             if m != "prophet" or model == "auto"
         ]
@@ -182,7 +222,7 @@ def forecast_series(
         chosen = pd.DataFrame({"stock_code": panel.skus, "model": model})
     t = len(panel.dates)
     future = pd.concat(
-        [_predict(m, panel, t, targets, horizon) for m in sorted(set(chosen["model"]))],
+        [_predict(m, panel, t, targets, horizon, prophet) for m in sorted(set(chosen["model"]))],
         ignore_index=True,
     )
     future = future.merge(chosen[["stock_code", "model"]], on=["stock_code", "model"])

@@ -20,6 +20,7 @@ def evaluate_forecasts(
     global_backtest: pd.DataFrame,
     prophet_backtest: pd.DataFrame,
     interval_level: float = 0.8,
+    switch_margin: float = 0.1,
 ) -> tuple[
     Annotated[pd.DataFrame, A.BACKTEST_PREDICTIONS],
     Annotated[pd.DataFrame, A.BACKTEST_METRICS],
@@ -36,6 +37,8 @@ def evaluate_forecasts(
         global_backtest: Naive and XGBoost backtest forecasts.
         prophet_backtest: Prophet backtest forecasts.
         interval_level: Nominal coverage of the intervals.
+        switch_margin: An item leaves the pooled best model only for one at least this much
+            (a share of its error) better on it; 0 picks each item's raw winner.
 
     Returns:
         All backtest rows with actuals, per-item metrics, the aggregate summary, and the final
@@ -44,7 +47,9 @@ def evaluate_forecasts(
     import mlflow
 
     panel = Panel.from_long(demand)
-    result = evaluate(pd.concat([global_backtest, prophet_backtest], ignore_index=True), panel)
+    result = evaluate(
+        pd.concat([global_backtest, prophet_backtest], ignore_index=True), panel, switch_margin
+    )
     bt = result.predictions
     origins = sorted(bt["origin"].unique())
     early, last = bt[bt["origin"] != origins[-1]], bt[bt["origin"] == origins[-1]]

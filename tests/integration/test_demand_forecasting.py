@@ -174,3 +174,34 @@ def test_the_run_deploys_as_the_demand_service(forecast_run: tuple[Any, Path]) -
         assert body["reorder_point"] >= body["safety_stock"] >= 0
     finally:
         _process.stop_service("demand")
+
+
+@pytest.mark.integration
+def test_forecast_file_prophet_follows_the_config(tmp_path: Path) -> None:
+    from steps.forecasting._forecast_file import PROPHET_DEFAULTS, forecast_series, prophet_params
+
+    src = _series_csv(tmp_path / "in.csv", ids=1)
+    wide = tmp_path / "wide.yaml"
+    wide.write_text("prophet:\n  interval_width: 0.95\n  weekly_seasonality: true\n")
+    params = prophet_params(wide)
+    assert params.interval_width == 0.95
+    assert params.weekly_seasonality is True
+    assert params.yearly_seasonality is PROPHET_DEFAULTS.yearly_seasonality  # unset: default
+    series = pd.read_csv(src, parse_dates=["ds"])
+    narrow = forecast_series(series, 7, "prophet")
+    broad = forecast_series(series, 7, "prophet", prophet=params)
+    width_80 = (narrow["yhat_upper"] - narrow["yhat_lower"]).mean()
+    width_95 = (broad["yhat_upper"] - broad["yhat_lower"]).mean()
+    assert width_95 > width_80 * 1.2  # z 1.96 vs 1.28
+
+    shipped = prophet_params(PROJECT_ROOT / "configs" / "forecast_file" / "prophet.yaml")
+    assert shipped.country_holidays == "UK"
+
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("prophet:\n  interval_widht: 0.9\n")
+    _assert_one_line_error(
+        run_cli(
+            "forecast-file", str(src), "--horizon", "7", "--model", "prophet", "--config", str(typo)
+        ),
+        "prophet.interval_widht",
+    )

@@ -111,8 +111,27 @@ def test_choice_prefers_smallest_error_and_simpler_on_ties() -> None:
             "yhat": [0.0, 9.0, 12.0, 0.0, 0.0],
         }
     )
-    choice = choose_models(bt, [o]).set_index("stock_code")["model"]
+    choice = choose_models(bt, [o], switch_margin=0).set_index("stock_code")["model"]
     assert choice.to_dict() == {"x": "xgboost", "y": "naive"}
+
+
+def test_choice_leaves_the_pooled_best_only_for_a_clear_winner() -> None:
+    o = pd.Timestamp("2011-01-01")
+    # pooled errors: xgboost 1 + 10 + 10 = 21, naive 10 + 9.5 + 5 = 24.5 -> xgboost
+    bt = pd.DataFrame(
+        {
+            "stock_code": ["a", "a", "b", "b", "c", "c"],
+            "model": ["naive", "xgboost"] * 3,
+            "origin": [o] * 6,
+            "y": [10.0] * 6,
+            "yhat": [0.0, 9.0, 0.5, 0.0, 5.0, 0.0],
+        }
+    )
+    choice = choose_models(bt, [o], switch_margin=0.1).set_index("stock_code")["model"]
+    # b: naive 9.5 vs xgboost 10 is only 5% better -> stays; c: 5 vs 10 is 50% -> switches
+    assert choice.to_dict() == {"a": "xgboost", "b": "xgboost", "c": "naive"}
+    raw = choose_models(bt, [o], switch_margin=0).set_index("stock_code")["model"]
+    assert raw["b"] == "naive"
 
 
 def test_intervals_from_residuals_clip_at_zero_and_cover() -> None:
