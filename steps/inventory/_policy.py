@@ -70,6 +70,12 @@ def eoq(
     )
 
 
+def order_quantity(annual_demand: np.ndarray | float, eoq_units: np.ndarray | float) -> np.ndarray:
+    """The EOQ rounded up to whole units, at least 1 where there is demand, 0 where none."""
+    d, q = np.asarray(annual_demand, float), np.asarray(eoq_units, float)
+    return np.where(d > 0, np.maximum(np.ceil(q), 1.0), 0.0)
+
+
 def recommend(items: pd.DataFrame, params: PolicyParams) -> pd.DataFrame:
     """The policy of each item.
 
@@ -100,7 +106,7 @@ def recommend(items: pd.DataFrame, params: PolicyParams) -> pd.DataFrame:
     q = eoq(
         out["annual_demand"], params.order_cost, params.holding_rate * out["unit_cost"].fillna(0.0)
     )
-    out["order_quantity"] = np.where(out["annual_demand"] > 0, np.maximum(np.ceil(q), 1.0), 0.0)
+    out["order_quantity"] = order_quantity(out["annual_demand"], q)
     return out
 
 

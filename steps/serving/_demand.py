@@ -25,7 +25,14 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from steps.errors import DataError
-from steps.inventory._policy import PolicyParams, eoq, reorder_point, safety_stock, z_value
+from steps.inventory._policy import (
+    PolicyParams,
+    eoq,
+    order_quantity,
+    reorder_point,
+    safety_stock,
+    z_value,
+)
 from steps.names import A
 from steps.serving import _models  # noqa: F401  (BENTOML_HOME before bentoml is imported)
 
@@ -405,13 +412,13 @@ def item_policy(
 ) -> Policy:
     """Safety stock, reorder point and EOQ of one item, with the `_policy` formulas.
 
-    The order quantity rounds the EOQ up, and is at least 1 for an item with demand, the
-    rule `recommend` applies to the pipeline's table (the tests hold the two together).
+    The order quantity is `_policy.order_quantity`, the rule `recommend` applies to the
+    pipeline's table.
     """
     z = _z(service_level)
     ss = float(safety_stock(item.sigma, lead_time_days, z, item.mean_demand, lead_time_std_days))
     rop = float(reorder_point(item.mean_demand, lead_time_days, ss))
     annual = item.mean_demand * open_days_per_year
     q = float(eoq(annual, order_cost, holding_rate * item.unit_cost))
-    quantity = float(max(np.ceil(q), 1.0)) if annual > 0 else 0.0
+    quantity = float(order_quantity(annual, q))
     return Policy(z, ss, rop, annual, q, quantity)
