@@ -150,6 +150,22 @@ def churn_release(spec: Any, feature_repo: str, name: str = "churn_classifier") 
     )
 
 
+def churn_release_from_stack(churn: dict[str, Any]) -> Any:
+    """The churn release for `parameters.churn` of a deployment config, on the active stack.
+
+    What the deployment pipeline and `run.py serve` both resolve: MLflow from the stack's
+    tracker, the online features from the stack's Feast component.
+    """
+    from steps.features._zenml import stack_feature_repo
+    from steps.names import MODEL_NAME
+    from steps.registry._registry import configure_mlflow_from_stack
+    from steps.serving._release import ChurnServing
+
+    configure_mlflow_from_stack()
+    spec = ChurnServing.model_validate(churn)
+    return churn_release(spec, stack_feature_repo(), name=MODEL_NAME)
+
+
 def _portable(path: str) -> str:
     """A repo path inside the project, made relative: a Bento resolves it in its own sources."""
     from steps.paths import PROJECT_ROOT

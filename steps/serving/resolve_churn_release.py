@@ -5,11 +5,7 @@ from typing import Annotated, Any
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from steps.features._zenml import stack_feature_repo
-from steps.names import MODEL_NAME
-from steps.registry._registry import configure_mlflow_from_stack
-from steps.serving._models import churn_release
-from steps.serving._release import ChurnServing
+from steps.serving._models import churn_release_from_stack
 
 logger = get_logger(__name__)
 
@@ -26,9 +22,7 @@ def resolve_churn_release(churn: dict[str, Any]) -> Annotated[dict[str, Any], "c
     Returns:
         The release: pinned BentoML model per variant, weights, routing, limits, features.
     """
-    configure_mlflow_from_stack()
-    spec = ChurnServing.model_validate(churn)
-    release = churn_release(spec, stack_feature_repo(), name=MODEL_NAME)
+    release = churn_release_from_stack(churn)
     summary = {
         v.name: f"v{v.model_version} ({v.model_tag}, weight {v.weight:g})" for v in release.variants
     }
