@@ -383,10 +383,12 @@ def deployment(config: str | None, do_rollback: bool, service: str | None) -> No
 
             raw = yaml.safe_load(Path(config or ROOT / "configs" / "deployment.yaml").read_text())
             raw["parameters"]["services"] = services
-            with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
-                yaml.safe_dump(raw, fh)
-            config = fh.name
-        run_pipeline("deployment", config, no_cache=True)
+            with tempfile.TemporaryDirectory() as tmp:
+                one = Path(tmp) / "deployment.yaml"
+                one.write_text(yaml.safe_dump(raw))
+                run_pipeline("deployment", str(one), no_cache=True)
+        else:
+            run_pipeline("deployment", config, no_cache=True)
     except Exception as exc:
         _fail(exc, "deployment")
     _print_deployments()
@@ -496,16 +498,10 @@ def ab_report_command(
 
 
 def _resolve_release(service: str, params: dict[str, Any]) -> Any:
-    from steps.features._zenml import stack_feature_repo
-    from steps.names import MODEL_NAME
-    from steps.registry._registry import configure_mlflow_from_stack
-    from steps.serving._models import churn_release
-    from steps.serving._release import ChurnServing
-
     if service == "churn":
-        configure_mlflow_from_stack()
-        spec = ChurnServing.model_validate(params["churn"])
-        return churn_release(spec, stack_feature_repo(), name=MODEL_NAME)
+        from steps.serving._models import churn_release_from_stack
+
+        return churn_release_from_stack(params["churn"])
     from steps.serving._demand import latest_demand_release
 
     return latest_demand_release(params["demand"])

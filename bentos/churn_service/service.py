@@ -15,6 +15,7 @@ the garbage collector.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gc
 import logging
 import time
@@ -138,21 +139,22 @@ class _Variants:
         self.names = [v.name for v in release.variants]
         self.versions = [v.model_version for v in release.variants]
         self.router = Router(release.variants, sticky=release.sticky)
-        self.boosters = [load_booster(v.model_tag) for v in release.variants]
+        boosters = [load_booster(v.model_tag) for v in release.variants]
+        self.scorers = [functools.partial(_score, b) for b in boosters]
         b = release.batching
         self.batchers = [
-            MicroBatcher(self._scorer(i), b.max_batch_size, b.max_latency_ms / 1000.0)
-            for i in range(len(self.boosters))
+            MicroBatcher(score, b.max_batch_size, b.max_latency_ms / 1000.0)
+            for score in self.scorers
         ]
-
-    def _scorer(self, i: int) -> Any:
-        booster = self.boosters[i]
-        return lambda x: booster.inplace_predict(x, validate_features=False)
 
     async def score(self, i: int, x: np.ndarray) -> np.ndarray:
         if self.release.batching.enabled:
             return await self.batchers[i](x)
-        return self._scorer(i)(x)
+        return self.scorers[i](x)
+
+
+def _score(booster: Any, x: np.ndarray) -> np.ndarray:
+    return np.asarray(booster.inplace_predict(x, validate_features=False))
 
 
 def _variant_tags() -> dict[str, bentoml.models.BentoModel]:
