@@ -1,7 +1,10 @@
 """Feast definitions: entities, Parquet sources written by the pipelines, and feature views.
 
 The pipelines apply these objects with the Python SDK (one FeatureStore per process);
-`feast apply` from this folder works too, with RETAIL_MLOPS_HOME exported.
+`feast apply` from this folder works too, with RETAIL_MLOPS_HOME exported. For the remote layout
+(feature_repo/remote/: pods that share no disk), FEAST_OFFLINE_URI names the s3:// folder of the
+Parquet tables and FEAST_S3_ENDPOINT_URL the S3 service; without it the tables stay in the local
+state folder, exactly as before.
 """
 
 from __future__ import annotations
@@ -15,8 +18,31 @@ from pathlib import Path
 from feast import Entity, FeatureView, Field, FileSource, ValueType
 from feast.types import Float64
 
-_HOME = Path(os.environ.get("RETAIL_MLOPS_HOME", Path(__file__).resolve().parent.parent / ".state"))
-OFFLINE_DIR = _HOME / "feast" / "data"
+
+def offline_layout() -> tuple[str, str | None]:
+    """Folder of the offline Parquet tables and the S3 endpoint, from this process's environment.
+
+    A function as well as the constants below, so a process can tell whether the environment
+    changed since this module was imported (a step's runtime environment, a test).
+    """
+    uri = os.environ.get("FEAST_OFFLINE_URI", "").strip().rstrip("/")
+    if uri:
+        return uri, os.environ.get("FEAST_S3_ENDPOINT_URL") or None
+    home = os.environ.get("RETAIL_MLOPS_HOME", Path(__file__).resolve().parent.parent / ".state")
+    return str(Path(home) / "feast" / "data"), None
+
+
+OFFLINE_URI, S3_ENDPOINT = offline_layout()
+# A local Path for the embedded default (what the local stack and its tests use), else the URI;
+# Feast's file offline store reads s3:// sources through S3_ENDPOINT (None: AWS itself).
+OFFLINE_DIR: Path | str = OFFLINE_URI if "://" in OFFLINE_URI else Path(OFFLINE_URI)
+
+
+def _source_path(view: str) -> str:
+    if isinstance(OFFLINE_DIR, Path):
+        return str(OFFLINE_DIR / f"{view}.parquet")
+    return f"{OFFLINE_DIR}/{view}.parquet"
+
 
 # The feature lists are the feature library's own, so a view can never drift from the code.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -38,15 +64,17 @@ item = Entity(
 
 customer_source = FileSource(
     name="customer_features_source",
-    path=str(OFFLINE_DIR / "customer_features.parquet"),
+    path=_source_path("customer_features"),
     timestamp_field="event_timestamp",
+    s3_endpoint_override=S3_ENDPOINT,
     description="Customer feature snapshots written by the pipelines; a row at t uses only "
     "invoice lines before t.",
 )
 item_source = FileSource(
     name="item_daily_features_source",
-    path=str(OFFLINE_DIR / "item_daily_features.parquet"),
+    path=_source_path("item_daily_features"),
     timestamp_field="event_timestamp",
+    s3_endpoint_override=S3_ENDPOINT,
     description="Item-day features; a row for day d uses only demand before d.",
 )
 

@@ -121,15 +121,49 @@ def register_stack(name: str = "local", activate: bool = True) -> str:
             )
         except KeyError:
             existing = None
+        # Set in the environment of every step that runs on the stack, wherever it runs (ZenML
+        # resolves the secrets there): how a pod learns the hosts and keys its component needs.
+        environment = {k: str(v) for k, v in (comp.get("environment") or {}).items()}
+        secrets = list(comp.get("secrets") or [])
         if existing is None:
-            client.create_stack_component(comp["name"], comp["flavor"], ctype, config)
+            client.create_stack_component(
+                comp["name"],
+                comp["flavor"],
+                ctype,
+                config,
+                secrets=secrets or None,
+                environment=environment or None,
+            )
         elif existing.flavor_name != comp["flavor"]:
             raise DataError(
                 f"component {comp['name']!r} exists with flavor {existing.flavor_name!r}, "
                 f"stack file wants {comp['flavor']!r}"
             )
-        elif config and dict(existing.configuration) != {**existing.configuration, **config}:
-            client.update_stack_component(comp["name"], ctype, configuration=config)
+        else:
+            changed = config and dict(existing.configuration) != {
+                **existing.configuration,
+                **config,
+            }
+            moved = environment and dict(existing.environment) != {
+                **existing.environment,
+                **environment,
+            }
+            # Only secrets not linked yet: ZenML 0.98's SQL store rolls back the whole update
+            # (the environment too) when it meets an existing link.
+            linked = set(existing.secrets)
+            unlinked = [
+                name
+                for name in secrets
+                if client.get_secret(name, allow_partial_name_match=False).id not in linked
+            ]
+            if changed or moved or unlinked:
+                client.update_stack_component(
+                    comp["name"],
+                    ctype,
+                    configuration=config if changed else None,
+                    environment=environment if moved else None,
+                    add_secrets=unlinked or None,
+                )
         components[ctype] = comp["name"]
     try:
         client.get_stack(spec["name"], allow_name_prefix_match=False)

@@ -1,18 +1,23 @@
 """Feast feature store access: one FeatureStore per process, offline writes, PIT and online reads.
 
 Framework-free (no ZenML import): steps, services and tests share it. The repo folder comes from
-the caller (the active ZenML stack's Feast component, or the project's feature_repo/).
+the caller (the active ZenML stack's Feast component, or the project's feature_repo/). Offline
+tables live in a local folder (the embedded default) or, in the remote layout that pods sharing no
+disk need (feature_repo/remote/), under an s3:// URI; both are written whole, never half.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
+import re
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -30,7 +35,12 @@ def _definitions() -> Any:
     os.environ.setdefault("RETAIL_MLOPS_HOME", str(state_dir()))
     import importlib
 
-    return importlib.import_module("feature_repo.definitions")
+    defs = importlib.import_module("feature_repo.definitions")
+    if defs.offline_layout() != (defs.OFFLINE_URI, defs.S3_ENDPOINT):
+        # The environment moved since the import (ZenML sets a step's FEAST_* variables only
+        # around the step): follow it, or the sources would point where the data is not.
+        defs = importlib.reload(defs)
+    return defs
 
 
 def view_columns(view: str) -> list[str]:
@@ -49,10 +59,55 @@ def view_columns(view: str) -> list[str]:
     return list(columns[view])
 
 
-def offline_path(view: str) -> Path:
-    """Parquet file behind a view's FileSource."""
+def offline_path(view: str) -> Path | str:
+    """Parquet file behind a view's FileSource: a local Path, or an s3:// URI when remote."""
     view_columns(view)
-    return Path(_definitions().OFFLINE_DIR) / f"{view}.parquet"
+    folder = _definitions().OFFLINE_DIR
+    return folder / f"{view}.parquet" if isinstance(folder, Path) else f"{folder}/{view}.parquet"
+
+
+# Feast expands feature_store.yaml with os.path.expandvars: $VAR and ${VAR}, no defaults.
+_ENV_REF = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
+def check_repo_environment(repo: Path) -> None:
+    """Refuse a Feast repo whose feature_store.yaml needs unset variables, or another layout.
+
+    Feast leaves an unset `${VAR}` as literal text, so a missing FEAST_REGISTRY_PATH would
+    quietly become a local file named "${FEAST_REGISTRY_PATH}"; and a registry in object storage
+    with the offline tables on local disk would work in one pod and lose them in the next.
+
+    Raises:
+        DataError: One line naming the missing variables, or the mismatch and how to fix it.
+    """
+    import yaml
+
+    path = repo / "feature_store.yaml"
+    if not path.exists():
+        raise DataError(f"Feast repo {repo} has no feature_store.yaml")
+    text = "\n".join(line.split("#", 1)[0] for line in path.read_text().splitlines())
+    names = dict.fromkeys(a or b for a, b in _ENV_REF.findall(text))
+    missing = [n for n in names if not os.environ.get(n)]
+    if missing:
+        raise DataError(
+            f"Feast repo {repo.name}/ needs environment variable(s) {', '.join(missing)} "
+            f"(see its feature_store.yaml)"
+        )
+    config = yaml.safe_load(os.path.expandvars(text)) or {}
+    registry = config.get("registry")
+    registry_path = str(registry.get("path") if isinstance(registry, dict) else registry)
+    offline_type = (config.get("offline_store") or {}).get("type", "dask")
+    local_tables = isinstance(_definitions().OFFLINE_DIR, Path)
+    if "://" in registry_path and local_tables:
+        raise DataError(
+            f"Feast repo {repo.name}/ keeps its registry at {registry_path} but FEAST_OFFLINE_URI "
+            f"is unset: the offline tables would stay on this machine"
+        )
+    if offline_type == "duckdb" and not local_tables:
+        raise DataError(
+            f"FEAST_OFFLINE_URI is set but Feast repo {repo.name}/ reads local Parquet with "
+            f"DuckDB: unset it, or use the remote layout (feature_repo/remote)"
+        )
 
 
 @functools.lru_cache(maxsize=4)
@@ -60,11 +115,17 @@ def feature_store(repo_path: str | None = None) -> Any:
     """The FeatureStore for `repo_path` (default feature_repo/), built once per process.
 
     Building one per call costs ~50 ms per online read (ZenML's flavor does that); reuse it.
+
+    Raises:
+        DataError: If the repo's feature_store.yaml needs unset environment variables, or its
+            registry and the offline tables are not both local or both remote (before Feast
+            loads, whose own error would be far from the cause).
     """
     os.environ.setdefault("RETAIL_MLOPS_HOME", str(state_dir()))
+    repo = Path(repo_path) if repo_path else DEFAULT_REPO
+    check_repo_environment(repo)
     from feast import FeatureStore
 
-    repo = Path(repo_path) if repo_path else DEFAULT_REPO
     (state_dir() / "feast").mkdir(parents=True, exist_ok=True)
     return FeatureStore(repo_path=str(repo))
 
@@ -132,37 +193,95 @@ def check_null_rates(
         raise DataError("feature quality: " + "; ".join(breaches))
 
 
+def _quality_path(table: Path | str) -> Path | str:
+    if isinstance(table, Path):
+        return table.with_suffix(".quality.json")
+    return table.removesuffix(".parquet") + ".quality.json"
+
+
+def _filesystem(uri: str) -> tuple[Any, str]:
+    """The fsspec filesystem and path of a URI; s3:// goes to FEAST_S3_ENDPOINT_URL if set.
+
+    Credentials stay with s3fs's own lookup (AWS_ACCESS_KEY_ID, ..., a pod's role).
+    """
+    import fsspec
+
+    endpoint = os.environ.get("FEAST_S3_ENDPOINT_URL")
+    s3 = uri.startswith("s3://")
+    options = {"client_kwargs": {"endpoint_url": endpoint}} if endpoint and s3 else {}
+    fs, path = fsspec.core.url_to_fs(uri, **options)
+    fs.invalidate_cache()  # another pod may have written since this process last listed
+    return fs, path
+
+
+def _exists(location: Path | str) -> bool:
+    if isinstance(location, Path):
+        return location.exists()
+    fs, path = _filesystem(location)
+    return bool(fs.exists(path))
+
+
+def _read_bytes(location: Path | str) -> bytes:
+    if isinstance(location, Path):
+        return location.read_bytes()
+    fs, path = _filesystem(location)
+    return bytes(fs.cat_file(path))
+
+
+def _read_parquet(location: Path | str, columns: list[str] | None = None) -> pd.DataFrame:
+    if isinstance(location, Path):
+        return pd.read_parquet(location, columns=columns)
+    return pd.read_parquet(io.BytesIO(_read_bytes(location)), columns=columns)
+
+
 def previous_summary(view: str) -> dict[str, Any] | None:
     """The quality summary recorded with the view's last offline write, if any."""
-    path = offline_path(view).with_suffix(".quality.json")
-    return json.loads(path.read_text()) if path.exists() else None
+    path = _quality_path(offline_path(view))
+    return json.loads(_read_bytes(path)) if _exists(path) else None
 
 
-def write_offline(df: pd.DataFrame, view: str, summary: dict[str, Any]) -> Path:
+def write_offline(df: pd.DataFrame, view: str, summary: dict[str, Any]) -> Path | str:
     """Upsert rows into the view's Parquet (same key and timestamp: the new row wins), atomically.
 
     Returns:
-        The Parquet path.
+        The Parquet path (an s3:// URI in the remote layout).
     """
     check_feature_table(df, view)
     key = VIEWS[view]
     path = offline_path(view)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(path, Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
     table = df[[key, TIMESTAMP, *view_columns(view)]]
-    if path.exists():
-        old = pd.read_parquet(path)
+    if _exists(path):
+        old = _read_parquet(path)
         table = pd.concat([old, table], ignore_index=True)
         table = table.drop_duplicates([key, TIMESTAMP], keep="last")
     table = table.sort_values([key, TIMESTAMP], ignore_index=True)
-    _atomic(path, lambda tmp: table.to_parquet(tmp, index=False))
-    _atomic(
-        path.with_suffix(".quality.json"),
-        lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=1)),
-    )
+    _atomic(path, lambda target: table.to_parquet(target, index=False))
+    text = json.dumps(summary, indent=1).encode()
+    _atomic(_quality_path(path), lambda target: _write_to(target, text))
     return path
 
 
-def _atomic(path: Path, write: Any) -> None:
+def _write_to(target: str | IO[bytes], data: bytes) -> None:
+    if isinstance(target, str):
+        Path(target).write_bytes(data)
+    else:
+        target.write(data)
+
+
+def _atomic(path: Path | str, write: Callable[[Any], object]) -> None:
+    """Replace `path` whole: a reader sees the old file or the new one, never part of either.
+
+    Locally: a temporary file in the same folder, then a rename. An object store has no rename,
+    but a single PUT becomes visible at once, so the bytes are built in memory and put in one go.
+    """
+    if not isinstance(path, Path):
+        buffer = io.BytesIO()
+        write(buffer)
+        fs, key = _filesystem(path)
+        fs.pipe_file(key, buffer.getvalue())
+        return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.close(fd)
     try:
@@ -186,7 +305,7 @@ def materialize(store: Any, views: list[str], end: datetime) -> dict[str, str]:
             store.materialize_incremental(end_date=end, feature_views=[view])
             done[view] = "incremental"
         else:
-            start = pd.read_parquet(offline_path(view), columns=[TIMESTAMP])[TIMESTAMP].min()
+            start = _read_parquet(offline_path(view), columns=[TIMESTAMP])[TIMESTAMP].min()
             store.materialize(start_date=start.to_pydatetime(), end_date=end, feature_views=[view])
             done[view] = "backfill"
     return done
@@ -214,10 +333,21 @@ def historical_features(
     # Feast's DuckDB store works in microseconds; finer timestamps would fail its cast
     frame[TIMESTAMP] = pd.to_datetime(frame[TIMESTAMP]).dt.floor("us")
     out = store.get_historical_features(entity_df=frame, features=refs).to_df()
-    out = out.sort_values("_row").drop(columns="_row").reset_index(drop=True)
-    if getattr(out[TIMESTAMP].dt, "tz", None) is not None:
-        out[TIMESTAMP] = out[TIMESTAMP].dt.tz_convert("UTC").dt.tz_localize(None)
-    return out
+    out[TIMESTAMP] = _naive_utc(out[TIMESTAMP])
+    # Feast 0.67's file (dask) offline store, the remote layout's, drops an entity row whose
+    # matching rows all lie outside [t - ttl, t] (its _filter_ttl keeps only null or in-window
+    # timestamps after the left merge); DuckDB keeps it with null features. Put it back so.
+    dropped = frame[~frame["_row"].isin(out["_row"])]
+    if len(dropped):
+        dropped = dropped.assign(**{TIMESTAMP: _naive_utc(dropped[TIMESTAMP])})
+        out = pd.concat([out, dropped], ignore_index=True)
+    return out.sort_values("_row").drop(columns="_row").reset_index(drop=True)
+
+
+def _naive_utc(ts: pd.Series) -> pd.Series:
+    if getattr(ts.dt, "tz", None) is not None:
+        return ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return ts
 
 
 def online_records(

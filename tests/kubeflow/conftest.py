@@ -61,6 +61,10 @@ class KubeflowEnv:
             CONTAINER_REGISTRY_URI=self.registry,
             MLFLOW_TRACKING_URI=f"http://127.0.0.1:{self.ports['mlflow']}",
             MLFLOW_TRACKING_TOKEN="unused",
+            FEAST_REGISTRY_PATH=f"s3://{BUCKET}/feast/registry.db",
+            FEAST_OFFLINE_URI=f"s3://{BUCKET}/feast/data",
+            # churn_training never touches the online store; closed port, like KFP's
+            FEAST_REDIS_CONNECTION="127.0.0.1:9",
             ZENML_CONTAINER_ENGINE="podman",
         )
         env.pop("MLFLOW_TRACKING_URI_OVERRIDE", None)

@@ -33,8 +33,10 @@ def _targets(history: pd.DataFrame) -> pd.Series:
     return pd.Series(pd.bdate_range(history["ds"].iloc[-1] + pd.Timedelta(days=1), periods=28))
 
 
-def test_mean_forecast_equals_prophet_predict(history: pd.DataFrame) -> None:
-    model = make_prophet(ProphetParams(), (2009, 2012))
+@pytest.mark.parametrize("mode", ["additive", "multiplicative"])
+def test_mean_forecast_equals_prophet_predict(history: pd.DataFrame, mode: str) -> None:
+    # the target days span Christmas and New Year: holiday columns are exercised too
+    model = make_prophet(ProphetParams(seasonality_mode=mode), (2009, 2012))
     model.fit(history)
     days = _targets(history)
     own = model.predict(pd.DataFrame({"ds": days}))["yhat"].to_numpy()
