@@ -125,7 +125,7 @@ class BacktestGlobalModelsParams(_Strict):
 
     n_estimators: int = Field(300, ge=1)
     learning_rate: float = Field(0.05, gt=0, le=1)
-    max_depth: int = Field(6, ge=1, le=16)
+    max_depth: int = Field(4, ge=1, le=16)
     train_origins: int = Field(30, ge=1)
     max_train_rows: int = Field(1_000_000, ge=100)
 

@@ -1,6 +1,6 @@
 """Materializers that store artifacts in portable or native formats, never pickle."""
 
 from materializers.prophet_materializer import ProphetModelsMaterializer
-from materializers.xgb_classifier_materializer import XGBClassifierMaterializer
+from materializers.xgb_materializer import XGBModelMaterializer
 
-__all__ = ["ProphetModelsMaterializer", "XGBClassifierMaterializer"]
+__all__ = ["ProphetModelsMaterializer", "XGBModelMaterializer"]

@@ -68,7 +68,7 @@ def demand_forecasting(
     prophet_backtest, prophet_forecast, _models = combine_prophet_shards(
         backtests, forecasts, models
     )
-    global_backtest, global_forecast = backtest_global_models(
+    global_backtest, global_forecast, _global_model = backtest_global_models(
         demand, origins=origins, horizon=horizon, country=country
     )
     predictions, _metrics, _summary, choice = evaluate_forecasts(

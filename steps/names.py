@@ -37,6 +37,7 @@ class A(StrEnum):
     PROPHET_MODELS = "prophet_models"
     GLOBAL_BACKTEST = "global_backtest"
     GLOBAL_FORECAST = "global_forecast"
+    GLOBAL_MODEL = "global_demand_model"
     BACKTEST_PREDICTIONS = "backtest_predictions"
     BACKTEST_METRICS = "backtest_metrics"
     BACKTEST_SUMMARY = "backtest_summary"

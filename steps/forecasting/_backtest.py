@@ -9,6 +9,7 @@ The per-item choice is made on all origins but the last and scored on the last o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -97,7 +98,7 @@ def global_backtest(
 
 def global_forecast(
     panel: Panel, targets: pd.DatetimeIndex, horizon: int, params: GlobalParams, n_jobs: int = -1
-) -> tuple[pd.DataFrame, object]:
+) -> tuple[pd.DataFrame, Any]:
     """Seasonal-naive and XGBoost forecasts of the future days from all the history."""
     rows = np.arange(len(panel.skus))
     t = len(panel.dates)

@@ -48,7 +48,7 @@ class GlobalParams:
 
     n_estimators: int = 300
     learning_rate: float = 0.05
-    max_depth: int = 6
+    max_depth: int = 4
     min_child_weight: float = 5.0
     subsample: float = 0.8
     colsample_bytree: float = 0.8

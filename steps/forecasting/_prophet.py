@@ -97,19 +97,42 @@ def make_prophet(params: ProphetParams, years: tuple[int, int] | None = None) ->
     return model
 
 
+def _regression_features(model: Any, df: pd.DataFrame) -> pd.DataFrame:
+    """The regression matrix Prophet builds for `df`, in its training column order.
+
+    `make_all_seasonality_features` also rebuilds the component-to-column table with pandas
+    crosstabs, half its cost; a fitted model already keeps that table (`train_component_cols`).
+    """
+    parts = []
+    for name, props in model.seasonalities.items():
+        features = model.make_seasonality_features(
+            df["ds"], props["period"], props["fourier_order"], name
+        )
+        if props["condition_name"] is not None:
+            features[~df[props["condition_name"]]] = 0
+        parts.append(features)
+    holidays = model.construct_holiday_dataframe(df["ds"])
+    if len(holidays) > 0:
+        parts.append(model.make_holiday_features(df["ds"], holidays)[0])
+    parts.extend(pd.DataFrame(df[name]) for name in model.extra_regressors)
+    if not parts:
+        parts.append(pd.DataFrame({"zeros": np.zeros(len(df))}))
+    return pd.concat(parts, axis=1)
+
+
 def mean_forecast(model: Any, ds: pd.Series) -> np.ndarray:
     """Prophet's point forecast (MAP parameters), without its per-component tables.
 
     `Prophet.predict` also builds a table per seasonality component (a pivot each), which is
     a quarter of a fit's cost and unused here. This is its own formula: yhat = trend *
-    (1 + multiplicative terms) + additive terms, from the same features; a test holds it
-    equal to `predict`.
+    (1 + multiplicative terms) + additive terms, from the same features and the fitted
+    model's component table; a test holds it equal to `predict`.
     """
     df = model.setup_dataframe(pd.DataFrame({"ds": ds}))
     trend = np.asarray(model.predict_trend(df), float)
-    features, _, components, _ = model.make_all_seasonality_features(df)
+    x = _regression_features(model, df).to_numpy(dtype=float)
+    components = model.train_component_cols
     beta = np.nanmean(model.params["beta"], axis=0)
-    x = features.to_numpy(dtype=float)
     additive = x @ (components["additive_terms"].to_numpy() * beta) * model.y_scale
     multiplicative = x @ (components["multiplicative_terms"].to_numpy() * beta)
     return np.asarray(trend * (1 + multiplicative) + additive, float)

@@ -3,9 +3,12 @@
 from typing import Annotated
 
 import pandas as pd
+import xgboost as xgb
 from zenml import step
 from zenml.logger import get_logger
 
+from materializers.xgb_materializer import XGBModelMaterializer
+from steps.errors import DataError
 from steps.forecasting._backtest import BacktestSpec, global_backtest, global_forecast
 from steps.forecasting._calendar import OpenCalendar
 from steps.forecasting._demand import Panel
@@ -15,7 +18,7 @@ from steps.names import A
 logger = get_logger(__name__)
 
 
-@step
+@step(output_materializers={str(A.GLOBAL_MODEL): XGBModelMaterializer})
 def backtest_global_models(
     demand: pd.DataFrame,
     origins: list[str],
@@ -23,10 +26,14 @@ def backtest_global_models(
     country: str = "UK",
     n_estimators: int = 300,
     learning_rate: float = 0.05,
-    max_depth: int = 6,
+    max_depth: int = 4,
     train_origins: int = 30,
     max_train_rows: int = 1_000_000,
-) -> tuple[Annotated[pd.DataFrame, A.GLOBAL_BACKTEST], Annotated[pd.DataFrame, A.GLOBAL_FORECAST]]:
+) -> tuple[
+    Annotated[pd.DataFrame, A.GLOBAL_BACKTEST],
+    Annotated[pd.DataFrame, A.GLOBAL_FORECAST],
+    Annotated[xgb.XGBRegressor, A.GLOBAL_MODEL],
+]:
     """Backtest and forecast the models that see all items at once.
 
     Args:
@@ -42,7 +49,11 @@ def backtest_global_models(
 
     Returns:
         Backtest forecasts (model, stock_code, origin, ds, yhat) and future forecasts
-        (model, stock_code, ds, yhat) of `naive` and `xgboost`.
+        (model, stock_code, ds, yhat) of `naive` and `xgboost`, and the global model trained
+        on all the history (XGBoost UBJSON, for inspection and reuse without retraining).
+
+    Raises:
+        DataError: If the history is too short to train the global model at all.
     """
     panel = Panel.from_long(demand)
     params = GlobalParams(
@@ -56,6 +67,11 @@ def backtest_global_models(
     backtest = global_backtest(panel, spec, params)
     calendar = OpenCalendar(panel.dates, country=country)
     targets = calendar.next_open_days(panel.dates[-1] + pd.Timedelta(days=1), horizon)
-    forecast, _model = global_forecast(panel, targets, horizon, params)
+    forecast, model = global_forecast(panel, targets, horizon, params)
+    if model is None:
+        raise DataError(
+            f"too little history for the global model: {len(panel.dates)} open days, "
+            f"{len(panel.skus)} items"
+        )
     logger.info("global models: %d backtest rows, %d forecast rows", len(backtest), len(forecast))
-    return backtest, forecast
+    return backtest, forecast, model

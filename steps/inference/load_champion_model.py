@@ -7,7 +7,7 @@ import xgboost as xgb
 from zenml import step
 from zenml.logger import get_logger
 
-from materializers.xgb_classifier_materializer import XGBClassifierMaterializer
+from materializers.xgb_materializer import XGBModelMaterializer
 from steps.errors import DataError
 from steps.names import CHAMPION, MODEL_NAME, A
 from steps.registry._registry import alias_version, configure_mlflow_from_stack, zenml_version_for
@@ -15,7 +15,7 @@ from steps.registry._registry import alias_version, configure_mlflow_from_stack,
 logger = get_logger(__name__)
 
 
-@step(enable_cache=False, output_materializers={str(A.MODEL): XGBClassifierMaterializer})
+@step(enable_cache=False, output_materializers={str(A.MODEL): XGBModelMaterializer})
 def load_champion_model() -> tuple[
     Annotated[xgb.XGBClassifier, A.MODEL],
     Annotated[int, "model_version"],

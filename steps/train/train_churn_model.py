@@ -8,7 +8,7 @@ from zenml import ArtifactConfig, log_metadata, step
 from zenml.enums import ArtifactType
 from zenml.logger import get_logger
 
-from materializers.xgb_classifier_materializer import XGBClassifierMaterializer
+from materializers.xgb_materializer import XGBModelMaterializer
 from steps.features._customer import FEATURE_COLUMNS
 from steps.names import A
 from steps.train._model import XGBParams, fit_xgb
@@ -17,7 +17,7 @@ from steps.train._tracking import log_churn_model
 logger = get_logger(__name__)
 
 
-@step(output_materializers={str(A.MODEL): XGBClassifierMaterializer})
+@step(output_materializers={str(A.MODEL): XGBModelMaterializer})
 def train_churn_model(
     train: pd.DataFrame,
     valid: pd.DataFrame,

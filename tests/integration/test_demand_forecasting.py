@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
+import xgboost as xgb
 
+from steps.forecasting._demand import Panel
+from steps.forecasting._global import predict_global
 from tests.conftest import PROJECT_ROOT
 from tests.integration.conftest import run_cli, write_config
 
@@ -59,6 +63,18 @@ def test_pipeline_backtests_forecasts_and_recommends(
     assert (forecast["ds"].dt.dayofweek != 5).all()  # no forecast on closed Saturdays
     plots = run.steps["forecast_demand"].outputs["forecast_plots"][0].load()
     assert "data:image/png;base64" in str(plots)
+
+    # the global model is kept (UBJSON) and reproduces the step's own future forecast
+    glob = run.steps["backtest_global_models"]
+    model = glob.outputs["global_demand_model"][0].load()
+    assert isinstance(model, xgb.XGBRegressor)
+    future = glob.outputs["global_forecast"][0].load()
+    future = future[future["model"] == "xgboost"]
+    panel = Panel.from_long(demand)
+    targets = pd.DatetimeIndex(sorted(future["ds"].unique()))
+    again = predict_global(model, panel.y, panel.price, panel.dates, len(panel.dates), targets)
+    stored = future.pivot(index="stock_code", columns="ds", values="yhat").loc[panel.skus]
+    np.testing.assert_allclose(stored.to_numpy(), again, rtol=1e-6)
 
     models = run.steps["combine_prophet_shards"].outputs["prophet_models"][0].load()
     assert len(models) == 20

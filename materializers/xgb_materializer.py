@@ -1,4 +1,7 @@
-"""Store an XGBoost classifier in XGBoost's own UBJSON format (no pickle)."""
+"""Store XGBoost scikit-learn models (the churn classifier, the global demand regressor) in UBJSON.
+
+XGBoost's own format, never pickle: loadable by any XGBoost version that reads UBJSON.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +17,15 @@ from zenml.metadata.metadata_types import MetadataType
 FILENAME = "model.ubj"
 
 
-class XGBClassifierMaterializer(BaseMaterializer):
-    """Save/load `xgboost.XGBClassifier` with `save_model`/`load_model` (UBJSON)."""
+class XGBModelMaterializer(BaseMaterializer):
+    """Save/load `XGBClassifier` and `XGBRegressor` with `save_model`/`load_model` (UBJSON)."""
 
-    ASSOCIATED_TYPES: ClassVar[tuple[type[Any], ...]] = (xgb.XGBClassifier,)
+    ASSOCIATED_TYPES: ClassVar[tuple[type[Any], ...]] = (xgb.XGBClassifier, xgb.XGBRegressor)
     ASSOCIATED_ARTIFACT_TYPE: ClassVar[ArtifactType] = ArtifactType.MODEL
 
-    def load(self, data_type: type[Any]) -> xgb.XGBClassifier:
-        """Read the model file from the artifact store into a fresh classifier."""
-        model = xgb.XGBClassifier()
+    def load(self, data_type: type[Any]) -> xgb.XGBModel:
+        """Read the model file from the artifact store into a fresh model of the saved type."""
+        model = data_type()
         with tempfile.TemporaryDirectory() as tmp:
             local = os.path.join(tmp, FILENAME)
             with (
@@ -33,7 +36,7 @@ class XGBClassifierMaterializer(BaseMaterializer):
             model.load_model(local)
         return model
 
-    def save(self, data: xgb.XGBClassifier) -> None:
+    def save(self, data: xgb.XGBModel) -> None:
         """Write the model in UBJSON through the artifact store."""
         if not self.artifact_store.exists(self.uri):
             self.artifact_store.makedirs(self.uri)
@@ -46,7 +49,7 @@ class XGBClassifierMaterializer(BaseMaterializer):
             ):
                 dst.write(src.read())
 
-    def extract_metadata(self, data: xgb.XGBClassifier) -> dict[str, MetadataType]:
+    def extract_metadata(self, data: xgb.XGBModel) -> dict[str, MetadataType]:
         """Number of trees, features, and the early-stopping iteration."""
         booster = data.get_booster()
         return {

@@ -22,11 +22,11 @@ def model() -> xgb.XGBClassifier:
 def test_roundtrip_predicts_identically(model: xgb.XGBClassifier, tmp_path: Path) -> None:
     from zenml.client import Client
 
-    from materializers import XGBClassifierMaterializer
+    from materializers import XGBModelMaterializer
 
     root = Client().active_stack.artifact_store.path
     uri = os.path.join(root, "materializer-test", tmp_path.name)
-    m = XGBClassifierMaterializer(uri=uri)
+    m = XGBModelMaterializer(uri=uri)
     m.save(model)
     files = os.listdir(uri)
     assert files == ["model.ubj"]  # native UBJSON, nothing pickled beside it
@@ -39,3 +39,23 @@ def test_roundtrip_predicts_identically(model: xgb.XGBClassifier, tmp_path: Path
     meta = m.extract_metadata(model)
     assert meta["n_trees"] == 20
     assert meta["n_features"] == 5
+
+
+def test_regressor_roundtrip_keeps_its_type_and_predictions(tmp_path: Path) -> None:
+    # the global demand model is an XGBRegressor trained on absolute error
+    from zenml.client import Client
+
+    from materializers import XGBModelMaterializer
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 4))
+    y = x[:, 0] * 2 + rng.normal(size=200)
+    model = xgb.XGBRegressor(n_estimators=15, max_depth=3, objective="reg:absoluteerror")
+    model.fit(x, y)
+    root = Client().active_stack.artifact_store.path
+    m = XGBModelMaterializer(uri=os.path.join(root, "materializer-test", tmp_path.name))
+    m.save(model)
+    loaded = m.load(xgb.XGBRegressor)
+    assert isinstance(loaded, xgb.XGBRegressor)
+    np.testing.assert_allclose(loaded.predict(x), model.predict(x))
+    assert m.extract_metadata(model)["n_trees"] == 15
