@@ -70,11 +70,35 @@ def holidays_frame(country: str, first_year: int, last_year: int) -> pd.DataFram
     return make_holidays_df(year_list=list(range(first_year, last_year + 1)), country=country)
 
 
+def _stan_arrays(init: dict[str, Any], data: dict[str, Any]) -> tuple[dict, dict]:  # type: ignore[type-arg]
+    """Prophet's `prepare_data`, keeping numpy arrays instead of converting them to lists.
+
+    cmdstanpy writes the data with stanio, which walks a Python list element by element
+    (the 600 x 40 regression matrix: ~7 ms a fit) but converts a numpy array in one call.
+    The JSON cmdstan reads is the same either way; a test holds the fits equal.
+    """
+    scalars = ("T", "S", "K", "tau", "trend_indicator", "sigmas")
+    stan_data = {k: data[k] for k in scalars}
+    for k in ("y", "t", "cap", "t_change", "s_a", "s_m"):
+        stan_data[k] = np.asarray(data[k])
+    stan_data["X"] = np.asarray(data["X"], dtype=float)
+    stan_init = {
+        "k": init["k"],
+        "m": init["m"],
+        "delta": np.asarray(init["delta"]),
+        "beta": np.asarray(init["beta"]),
+        "sigma_obs": init["sigma_obs"],
+    }
+    return stan_init, stan_data
+
+
 def make_prophet(params: ProphetParams, years: tuple[int, int] | None = None) -> Any:
     """A configured, unfitted Prophet model.
 
-    With `years` (first and last year the model will see, history and forecast), the
-    country's holidays come from the per-process cache; without, Prophet builds them itself.
+    With `years` (first and last year the model will see, history and forecast), the fast
+    path: the country's holidays come from the per-process cache and the data reaches cmdstan
+    as numpy arrays (`_stan_arrays`); without, Prophet does both its own way (the reference
+    the fast path is tested against).
     """
     from prophet import Prophet
 
@@ -92,6 +116,9 @@ def make_prophet(params: ProphetParams, years: tuple[int, int] | None = None) ->
     if params.country_holidays and years is not None:
         kwargs["holidays"] = holidays_frame(params.country_holidays, *years)
     model = Prophet(**kwargs)
+    backend: Any = model.stan_backend
+    if years is not None and hasattr(backend, "prepare_data"):
+        backend.prepare_data = _stan_arrays
     if params.country_holidays and years is None:
         model.add_country_holidays(country_name=params.country_holidays)
     return model
