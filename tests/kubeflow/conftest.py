@@ -30,7 +30,7 @@ class KubeflowEnv:
     """Ports, folders and the client environment shared by both tiers."""
 
     root: Path
-    shared: Path  # stands in for a volume every step pod mounts (see harness.Podman)
+    home: Path  # the client's state folder; step containers each have their own
     ports: dict[str, int]
     services: dict[str, harness.Service] = field(default_factory=dict)
 
@@ -51,7 +51,7 @@ class KubeflowEnv:
             ZENML_ANALYTICS_OPT_IN="false",
             ZENML_LOGGING_COLORS_DISABLED="true",
             ZENML_ENABLE_RICH_TRACEBACK="false",
-            RETAIL_MLOPS_HOME=str(self.shared / "state"),
+            RETAIL_MLOPS_HOME=str(self.home),
             # configs/stacks/kubeflow.yaml's variables; KFP's port is closed on purpose
             KFP_HOST="http://127.0.0.1:9/pipeline",
             ARTIFACT_STORE_PATH=f"s3://{BUCKET}/zenml",
@@ -104,10 +104,10 @@ def kf_env() -> Iterator[KubeflowEnv]:
     """Moto S3 and a ZenML server (its own config dir and user id: remote to the client)."""
     with harness.services_dir("retail-mlops-kf-") as root:
         (root / "logs").mkdir()
-        shared = root / "shared"
-        (shared / "state").mkdir(parents=True)
+        home = root / "client-state"
+        home.mkdir()
         ports = {k: harness.free_port() for k in ("s3", "zenml", "registry", "mlflow")}
-        env = KubeflowEnv(root=root, shared=shared, ports=ports)
+        env = KubeflowEnv(root=root, home=home, ports=ports)
         try:
             s3 = harness.start(
                 "moto",
@@ -211,7 +211,7 @@ def container_run(kf_env: KubeflowEnv) -> ContainerRun:
     timings: dict[str, float] = {}
     t_all = time.monotonic()
     logs = kf_env.root / "logs"
-    podman = harness.Podman(kf_env.root, kf_env.shared, registry=kf_env.registry)
+    podman = harness.Podman(kf_env.root, registry=kf_env.registry)
     podman.write_configs()
     timings["base_image_s"] = round(podman.ensure_base_image(logs), 1)
     failure = podman.smoke()

@@ -142,7 +142,6 @@ class Podman:
     """Private podman configuration: no file under /etc is touched."""
 
     session_dir: Path
-    shared_dir: Path
     registry: str = ""
 
     @property
@@ -169,14 +168,14 @@ class Podman:
         )
         # Root here lacks CAP_SYS_RESOURCE (podman raises ulimits by default); crun rejects the
         # hybrid cgroup layout (runc works); steps must reach the loopback services (host
-        # network). The shared folder stands in for a volume every step pod mounts: the
-        # project's Feast repo keeps its offline store and registry in RETAIL_MLOPS_HOME.
+        # network). Each step container gets its own state folder in its own /tmp and no
+        # volume: like pods, steps share only the services (ZenML, S3, MLflow), so Feast's
+        # registry and tables must go through S3 (the stack's remote Feast layout).
         (self.session_dir / "containers.conf").write_text(
             "[containers]\n"
             'netns = "host"\n'
             'default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n'
-            f'volumes = ["{self.shared_dir}:{self.shared_dir}"]\n'
-            f'env = ["RETAIL_MLOPS_HOME={self.shared_dir / "state"}"]\n'
+            'env = ["RETAIL_MLOPS_HOME=/tmp/retail-mlops-state"]\n'
             "[engine]\n"
             'runtime = "runc"\n'
             'cgroup_manager = "cgroupfs"\n'
@@ -304,7 +303,7 @@ if __name__ == "__main__":  # warm the cache by hand: python -m tests.kubeflow.h
     if reason:
         sys.exit(reason)
     with services_dir("kf-warm-") as d:
-        pm = Podman(d, d)
+        pm = Podman(d)
         pm.write_configs()
         spent = pm.ensure_base_image(d)
         print(f"base image ready ({spent:.0f} s); smoke: {pm.smoke() or 'ok'}")  # noqa: T201
