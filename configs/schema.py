@@ -134,7 +134,7 @@ class EvaluateForecastsParams(_Strict):
     """`steps.evaluate_forecasts.parameters`."""
 
     interval_level: float = Field(0.8, gt=0, lt=1)
-    switch_margin: float = Field(default=0.1, ge=0, lt=1)
+    switch_margin: float = Field(default=0.3, ge=0, lt=1)
 
 
 class ForecastDemandParams(_Strict):

@@ -20,7 +20,7 @@ def evaluate_forecasts(
     global_backtest: pd.DataFrame,
     prophet_backtest: pd.DataFrame,
     interval_level: float = 0.8,
-    switch_margin: float = 0.1,
+    switch_margin: float = 0.3,
 ) -> tuple[
     Annotated[pd.DataFrame, A.BACKTEST_PREDICTIONS],
     Annotated[pd.DataFrame, A.BACKTEST_METRICS],

@@ -134,6 +134,33 @@ def test_choice_leaves_the_pooled_best_only_for_a_clear_winner() -> None:
     assert raw["b"] == "naive"
 
 
+def test_pooled_best_is_compared_on_items_offering_the_same_models() -> None:
+    o = pd.Timestamp("2011-01-01")
+    # Prophet fits only item p (small error there); items q and r offer naive and xgboost.
+    # Summed over every item Prophet would win by covering less; q and r must default to
+    # the better of the models they offer (xgboost: 2 + 2 against naive 3 + 3).
+    rows = [
+        ("p", "prophet", 1.0),
+        ("p", "xgboost", 5.0),
+        ("p", "naive", 6.0),
+        ("q", "xgboost", 2.0),
+        ("q", "naive", 3.0),
+        ("r", "xgboost", 2.0),
+        ("r", "naive", 1.9),  # 5% better: not a clear winner
+    ]
+    bt = pd.DataFrame(
+        {
+            "stock_code": [r[0] for r in rows],
+            "model": [r[1] for r in rows],
+            "origin": o,
+            "y": 10.0,
+            "yhat": [10.0 - r[2] for r in rows],
+        }
+    )
+    choice = choose_models(bt, [o], switch_margin=0.1).set_index("stock_code")["model"]
+    assert choice.to_dict() == {"p": "prophet", "q": "xgboost", "r": "xgboost"}
+
+
 def test_intervals_from_residuals_clip_at_zero_and_cover() -> None:
     rng = np.random.default_rng(0)
     bt = pd.DataFrame({"stock_code": "x", "model": "naive", "y": rng.poisson(2, 500).astype(float)})
