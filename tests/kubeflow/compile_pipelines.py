@@ -141,7 +141,7 @@ def _delete_builds() -> None:
 
     client = Client()
     for build in client.list_builds(size=1000).items:
-        client.delete_build(build.id)
+        client.delete_build(str(build.id))
 
 
 if __name__ == "__main__":

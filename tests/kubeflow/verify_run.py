@@ -54,7 +54,7 @@ def main() -> None:
         result["mlflow_versions"] = [
             int(v.version) for v in mlflow.search_model_versions("name='churn_classifier'")
         ]
-        aliases = {}
+        aliases: dict[str, int | None] = {}
         for alias in ("champion", "challenger"):
             try:
                 aliases[alias] = int(
