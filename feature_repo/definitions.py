@@ -38,9 +38,10 @@ OFFLINE_URI, S3_ENDPOINT = offline_layout()
 OFFLINE_DIR: Path | str = OFFLINE_URI if "://" in OFFLINE_URI else Path(OFFLINE_URI)
 
 
-def _source_path(view: str) -> str:
+def table_location(view: str) -> Path | str:
+    """The Parquet file of a view: a local Path, or an s3:// URI in the remote layout."""
     if isinstance(OFFLINE_DIR, Path):
-        return str(OFFLINE_DIR / f"{view}.parquet")
+        return OFFLINE_DIR / f"{view}.parquet"
     return f"{OFFLINE_DIR}/{view}.parquet"
 
 
@@ -64,7 +65,7 @@ item = Entity(
 
 customer_source = FileSource(
     name="customer_features_source",
-    path=_source_path("customer_features"),
+    path=str(table_location("customer_features")),
     timestamp_field="event_timestamp",
     s3_endpoint_override=S3_ENDPOINT,
     description="Customer feature snapshots written by the pipelines; a row at t uses only "
@@ -72,7 +73,7 @@ customer_source = FileSource(
 )
 item_source = FileSource(
     name="item_daily_features_source",
-    path=_source_path("item_daily_features"),
+    path=str(table_location("item_daily_features")),
     timestamp_field="event_timestamp",
     s3_endpoint_override=S3_ENDPOINT,
     description="Item-day features; a row for day d uses only demand before d.",

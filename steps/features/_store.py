@@ -62,8 +62,7 @@ def view_columns(view: str) -> list[str]:
 def offline_path(view: str) -> Path | str:
     """Parquet file behind a view's FileSource: a local Path, or an s3:// URI when remote."""
     view_columns(view)
-    folder = _definitions().OFFLINE_DIR
-    return folder / f"{view}.parquet" if isinstance(folder, Path) else f"{folder}/{view}.parquet"
+    return _definitions().table_location(view)
 
 
 # Feast expands feature_store.yaml with os.path.expandvars: $VAR and ${VAR}, no defaults.
