@@ -245,9 +245,28 @@ def validate_config(raw: dict[str, Any], pipeline: str, origin: str) -> None:
             if model is not None:
                 model(**((step_cfg or {}).get("parameters") or {}))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise DataError(f"{origin}: {where}: {err['msg']}") from exc
+        raise schema_error(origin, exc) from exc
+
+
+def schema_error(origin: str, exc: ValidationError) -> DataError:
+    """One line naming the file, the setting's dotted path and the first problem."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return DataError(f"{origin}: {where}: {err['msg']}")
+
+
+def load_yaml_file(path: Path) -> Any:
+    """The YAML document of a file (empty file: {}); the caller's schema checks its shape.
+
+    Raises:
+        DataError: If the file is missing or not YAML.
+    """
+    if not path.exists():
+        raise DataError(f"config file not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise DataError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
 
 
 def validate_config_file(path: Path, pipeline: str | None = None) -> dict[str, Any]:
@@ -256,12 +275,7 @@ def validate_config_file(path: Path, pipeline: str | None = None) -> dict[str, A
     Raises:
         DataError: If the file is missing, not YAML, or does not match the schema.
     """
-    if not path.exists():
-        raise DataError(f"config file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise DataError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+    raw = load_yaml_file(path)
     name = pipeline or pipeline_for(path)
     if name not in PIPELINE_PARAMS:
         raise DataError(f"{path}: no pipeline named {name!r}")

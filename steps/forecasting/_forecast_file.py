@@ -41,22 +41,15 @@ def prophet_params(path: Path | None) -> ProphetParams:
     """
     if path is None:
         return PROPHET_DEFAULTS
-    import yaml
     from pydantic import ValidationError
 
-    from configs.schema import ForecastFileConfig
+    from configs.schema import ForecastFileConfig, load_yaml_file, schema_error
 
-    if not path.exists():
-        raise DataError(f"config file not found: {path}")
+    raw = load_yaml_file(path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
         cfg = ForecastFileConfig.model_validate(raw)
-    except yaml.YAMLError as exc:
-        raise DataError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise DataError(f"{path}: {where}: {err['msg']}") from exc
+        raise schema_error(str(path), exc) from exc
     given = cfg.prophet.model_dump(exclude_unset=True)
     return ProphetParams(**{**PROPHET_DEFAULTS.__dict__, **given})
 
