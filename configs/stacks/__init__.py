@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,11 @@ def register_secrets(secrets: dict[str, dict[str, str]]) -> None:
             client.update_secret(secret_name, add_or_update_values=dict(values))
 
 
+def _updates(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """Whether merging `wanted` into a component's `current` settings would change them."""
+    return bool(wanted) and dict(current) != {**current, **wanted}
+
+
 def register_stack(name: str = "local", activate: bool = True) -> str:
     """Register (or update) the stack described in configs/stacks/<name>.yaml; idempotent.
 
@@ -140,14 +146,8 @@ def register_stack(name: str = "local", activate: bool = True) -> str:
                 f"stack file wants {comp['flavor']!r}"
             )
         else:
-            changed = config and dict(existing.configuration) != {
-                **existing.configuration,
-                **config,
-            }
-            moved = environment and dict(existing.environment) != {
-                **existing.environment,
-                **environment,
-            }
+            changed = _updates(existing.configuration, config)
+            moved = _updates(existing.environment, environment)
             # Only secrets not linked yet: ZenML 0.98's SQL store rolls back the whole update
             # (the environment too) when it meets an existing link.
             linked = set(existing.secrets)
