@@ -23,7 +23,7 @@ sync: uv  ## Install the locked environment (uv sync --frozen)
 
 setup: sync  ## sync + register the local ZenML stack (idempotent) + fetch the data
 	$(UV) run python run.py stack register local
-	$(UV) run python -c "from steps.ingest._dataset import fetch_online_retail as f; print('data:', f())"
+	$(UV) run python -c "from retail_mlops.ingest.dataset import fetch_online_retail as f; print('data:', f())"
 
 run: setup  ## The main job on the full data: features, churn, demand, then the local services
 	$(UV) run python run.py main
@@ -41,7 +41,7 @@ test-kubeflow: sync  ## Kubeflow tiers: compile (~1 min) and containers (podman;
 	$(UV) run pytest -m "kubeflow_compile or kubeflow_container"
 
 kubeflow: setup  ## Register the kubeflow stack and run the pipelines on a real cluster (see README)
-	$(UV) run python scripts/run_on_kubeflow.py
+	$(UV) run python -m scripts.run_on_kubeflow
 
 lint: sync  ## ruff + mypy
 	$(UV) run ruff check .
@@ -49,8 +49,8 @@ lint: sync  ## ruff + mypy
 	$(UV) run mypy
 
 bench: setup  ## Benchmarks (print medians and ratios; last line JSON)
-	$(UV) run python bench/pipeline_overhead.py
-	$(UV) run python bench/features.py
+	$(UV) run python -m bench.pipeline_overhead
+	$(UV) run python -m bench.features
 
 REDIS_PORT ?= 6379
 redis:  ## Start a loopback redis-server for the local-servers stack (PID in .state/redis.pid)
@@ -66,10 +66,10 @@ wrk:  ## Install the wrk load generator if missing (Debian; bench-serving needs 
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 
 bench-serving: setup wrk  ## Churn service vs mlflow serve vs bare FastAPI under wrk (JSON last)
-	$(UV) run python bench/serving.py
+	$(UV) run python -m bench.serving
 
 bench-forecasting: setup  ## Forecasting at scale: Prophet stage, global XGBoost, top-200 accuracy (JSON last)
-	$(UV) run python bench/forecasting.py
+	$(UV) run python -m bench.forecasting
 
 undeploy:  ## Stop the local services started by `make run` / `run.py deployment`
 	$(UV) run python run.py undeploy

@@ -50,7 +50,7 @@ Examples:
 
 def _user_error(exc: BaseException) -> str | None:
     """The one-line message of a user mistake anywhere in the exception chain, if any."""
-    from steps.errors import DataError
+    from retail_mlops.errors import DataError
 
     seen: set[int] = set()
     cur: BaseException | None = exc
@@ -62,7 +62,7 @@ def _user_error(exc: BaseException) -> str | None:
     return None
 
 
-USER_ERRORS = ("steps.errors.DataError", "FileNotFoundError")
+USER_ERRORS = ("retail_mlops.errors.DataError", "FileNotFoundError")
 GATE_PREFIX = "drift gate failed"
 
 
@@ -139,7 +139,7 @@ def run_pipeline(name: str, config: str | None, no_cache: bool) -> Any:
     import importlib
 
     from configs.schema import validate_config_file
-    from steps.ingest._sources import preflight
+    from retail_mlops.ingest.sources import preflight
 
     config_path = Path(config) if config else ROOT / "configs" / f"{name}.yaml"
     raw = validate_config_file(config_path, name)
@@ -203,9 +203,10 @@ def main(dev: bool, no_cache: bool) -> None:
 
 def where_to_look() -> str:
     """A short guide to the outputs of the main flow."""
-    from steps.names import CHAMPION, MODEL_NAME
-    from steps.paths import state_dir
-    from steps.registry._registry import alias_version, configure_mlflow_from_stack
+    from retail_mlops.names import CHAMPION, MODEL_NAME
+    from retail_mlops.paths import state_dir
+    from retail_mlops.registry import alias_version
+    from steps.client import configure_mlflow_from_stack
 
     uri = configure_mlflow_from_stack()
     state = state_dir()
@@ -234,13 +235,13 @@ def where_to_look() -> str:
 @click.option("--version", "version", type=click.IntRange(min=1), required=True)
 def promote(version: int) -> None:
     """Promote a version by hand."""
-    from steps.names import MODEL_NAME
-    from steps.registry import _registry
+    from retail_mlops.names import MODEL_NAME
+    from steps import client
 
     try:
         _ensure_stack()
-        _registry.configure_mlflow_from_stack()
-        previous = _registry.promote(MODEL_NAME, version)
+        client.configure_mlflow_from_stack()
+        previous = client.promote_model(MODEL_NAME, version)
         click.echo(f"{MODEL_NAME}: champion v{previous or '-'} -> v{version}")
     except Exception as exc:
         _fail(exc)
@@ -249,13 +250,13 @@ def promote(version: int) -> None:
 @cli.command(help="Move the champion back to the version that held it before.")
 def rollback() -> None:
     """Roll back the champion alias (and the ZenML production stage)."""
-    from steps.names import MODEL_NAME
-    from steps.registry import _registry
+    from retail_mlops.names import MODEL_NAME
+    from steps import client
 
     try:
         _ensure_stack()
-        _registry.configure_mlflow_from_stack()
-        version = _registry.rollback(MODEL_NAME)
+        client.configure_mlflow_from_stack()
+        version = client.rollback_model(MODEL_NAME)
         click.echo(f"{MODEL_NAME}: champion rolled back to v{version}")
     except Exception as exc:
         _fail(exc)
@@ -267,8 +268,8 @@ def drift_report(output: str | None) -> None:
     """Export the latest `drift_report` artifact so it opens in a browser."""
     from zenml.client import Client
 
-    from steps.names import A
-    from steps.paths import state_dir
+    from retail_mlops.names import A
+    from retail_mlops.paths import state_dir
 
     try:
         html = Client().get_artifact_version(A.DRIFT_REPORT).load()
@@ -315,7 +316,7 @@ def forecast_file(
     config: str | None,
 ) -> None:
     """Write series_id, ds, yhat, yhat_lower, yhat_upper, model for each series."""
-    from steps.forecasting._forecast_file import (
+    from retail_mlops.forecasting.forecast_file import (
         forecast_series,
         prophet_params,
         read_series_file,
@@ -370,10 +371,10 @@ def deployment(config: str | None, do_rollback: bool, service: str | None) -> No
         params = _deployment_params(config)
         services = [service] if service else list(params["services"])
         if do_rollback:
-            from steps.serving import _deploy
+            from retail_mlops.deploy import deployer
 
             for name in services:
-                dep = _deploy.rollback(name)
+                dep = deployer.rollback(name)
                 click.echo(f"{name}: rolled back to {dep.target} at {dep.url}")
             return
         if service:
@@ -395,7 +396,7 @@ def deployment(config: str | None, do_rollback: bool, service: str | None) -> No
 
 
 def _print_deployments() -> None:
-    from steps.serving._process import statuses
+    from retail_mlops.deploy.process import statuses
 
     rows = statuses()
     if not rows:
@@ -422,7 +423,7 @@ def deployments() -> None:
 @click.argument("service", required=False, type=click.Choice(["churn", "demand"]))
 def undeploy(service: str | None) -> None:
     """Stop services started by `deployment`."""
-    from steps.serving._process import stop_service
+    from retail_mlops.deploy.process import stop_service
 
     for name in [service] if service else ["churn", "demand"]:
         dep = stop_service(name)
@@ -436,9 +437,9 @@ def undeploy(service: str | None) -> None:
 @click.option("--config", type=click.Path(dir_okay=False), default=None)
 def serve(service: str, port: int | None, host: str, config: str | None) -> None:
     """Resolve the release like the deployment pipeline, then exec `bentoml serve`."""
-    from steps.paths import state_dir
-    from steps.serving import _deploy
-    from steps.serving._release import release_env, write_release
+    from retail_mlops.deploy import deployer
+    from retail_mlops.paths import state_dir
+    from retail_mlops.serving.release import release_env, write_release
 
     try:
         params = _deployment_params(config)
@@ -456,7 +457,7 @@ def serve(service: str, port: int | None, host: str, config: str | None) -> None
         "RETAIL_MLOPS_HOME": str(state_dir()),
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
     }
-    target = _deploy.IMPORT_PATHS[service]
+    target = deployer.IMPORT_PATHS[service]
     click.echo(f"serving {service} ({path}) at http://{host}:{port}; Ctrl-C stops it", err=True)
     os.chdir(ROOT)
     os.execve(bentoml_bin, [bentoml_bin, "serve", target, "--host", host, "--port", str(port)], env)
@@ -478,11 +479,11 @@ def ab_report_command(
 ) -> None:
     """Join the predictions log with what customers did afterwards."""
     from configs.schema import validate_config_file
-    from steps.ingest._sources import read_source
-    from steps.serving._ab import ab_report, render
-    from steps.serving._http import predictions_dir
-    from steps.serving._predlog import read_log
-    from steps.validate._rules import split_quarantine
+    from retail_mlops.ingest.sources import read_source
+    from retail_mlops.monitoring.ab import ab_report, render
+    from retail_mlops.serving.predlog import read_log
+    from retail_mlops.serving.runtime import predictions_dir
+    from retail_mlops.validate.rules import split_quarantine
 
     try:
         path = Path(config) if config else ROOT / "configs" / "churn_training.yaml"
@@ -499,10 +500,10 @@ def ab_report_command(
 
 def _resolve_release(service: str, params: dict[str, Any]) -> Any:
     if service == "churn":
-        from steps.serving._models import churn_release_from_stack
+        from steps.client import churn_release_from_stack
 
         return churn_release_from_stack(params["churn"])
-    from steps.serving._demand import latest_demand_release
+    from steps.client import latest_demand_release
 
     return latest_demand_release(params["demand"])
 

@@ -7,7 +7,7 @@
    the real monthly customer snapshots, through Feast's DuckDB offline store.
 3. Online lookup of one entity, 10,000 calls, SQLite and (if redis-server exists) Redis.
 
-Usage: uv run python bench/features.py [--items 10000] [--entities 1000000] [--calls 10000]
+Usage: uv run python -m bench.features [--items 10000] [--entities 1000000] [--calls 10000]
        [--repeats 3]
 Prints medians; the last line is JSON with build_s, seed_pandas_s, pit_1m_s,
 online_p99_ms_sqlite, online_p99_ms_redis. State goes to a temporary folder.
@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 _HOME = Path(tempfile.mkdtemp(prefix="bench-features-"))
 os.environ["RETAIL_MLOPS_HOME"] = str(_HOME)
 
@@ -59,7 +57,7 @@ def timed(fn, repeats: int) -> tuple[float, object]:  # type: ignore[no-untyped-
 
 def online_latency(store, ids: list[str], calls: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """p50/p99 in ms of single-entity online reads through one FeatureStore."""
-    from steps.features._store import online_records
+    from retail_mlops.features.feast_store import online_records
 
     rng = np.random.default_rng(1)
     online_records(store, "customer_features", ids[:1])  # warm the registry cache
@@ -80,15 +78,15 @@ def main() -> None:  # noqa: D103
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from steps.features import _store
-    from steps.features._customer import (
+    from retail_mlops.features import feast_store
+    from retail_mlops.features.customer import (
         FEATURE_COLUMNS,
         customer_feature_snapshots,
         monthly_cutoffs,
     )
-    from steps.features._item import daily_item_demand, item_daily_features
-    from steps.ingest._sources import read_source
-    from steps.validate._rules import split_quarantine
+    from retail_mlops.features.item import daily_item_demand, item_daily_features
+    from retail_mlops.ingest.sources import read_source
+    from retail_mlops.validate.rules import split_quarantine
     from tests.reference.item_features import item_daily_features_pandas
     from tests.servers import redis_server
 
@@ -115,10 +113,10 @@ def main() -> None:  # noqa: D103
     # --- 2. point-in-time retrieval ---
     snaps = customer_feature_snapshots(lines, monthly_cutoffs("2010-01-01", "2011-12-01"))
     snaps = snaps.rename(columns={"cutoff": "event_timestamp"})
-    store = _store.feature_store()
-    _store.apply_definitions(store)
-    _store.write_offline(
-        snaps, "customer_features", _store.quality_summary(snaps, list(FEATURE_COLUMNS))
+    store = feast_store.feature_store()
+    feast_store.apply_definitions(store)
+    feast_store.write_offline(
+        snaps, "customer_features", feast_store.quality_summary(snaps, list(FEATURE_COLUMNS))
     )
     rng = np.random.default_rng(0)
     ids = snaps["customer_id"].unique()
@@ -130,7 +128,7 @@ def main() -> None:  # noqa: D103
         }
     )
     pit_s, pit = timed(
-        lambda: _store.historical_features(store, entities, "customer_features"), args.repeats
+        lambda: feast_store.historical_features(store, entities, "customer_features"), args.repeats
     )
     print(
         f"point-in-time join: {len(entities):,} entity rows x {len(snaps):,} feature rows: "
@@ -141,7 +139,7 @@ def main() -> None:  # noqa: D103
 
     # --- 3. online lookup ---
     end = (snaps["event_timestamp"].max() + pd.Timedelta(days=1)).to_pydatetime()
-    _store.materialize(store, ["customer_features"], end)
+    feast_store.materialize(store, ["customer_features"], end)
     id_list = [str(i) for i in ids]
     sqlite = online_latency(store, id_list, args.calls)
     print(
@@ -153,9 +151,9 @@ def main() -> None:  # noqa: D103
     if shutil.which("redis-server"):
         with redis_server() as port:
             os.environ["FEAST_REDIS_CONNECTION"] = f"127.0.0.1:{port}"
-            rstore = _store.feature_store(str(ROOT / "feature_repo" / "redis"))
-            _store.apply_definitions(rstore)
-            _store.materialize(rstore, ["customer_features"], end)
+            rstore = feast_store.feature_store(str(ROOT / "feature_repo" / "redis"))
+            feast_store.apply_definitions(rstore)
+            feast_store.materialize(rstore, ["customer_features"], end)
             redis = online_latency(rstore, id_list, args.calls)
             print(
                 f"online lookup, Redis, {args.calls} single-entity calls: "

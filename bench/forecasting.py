@@ -17,7 +17,7 @@ long one). The machine has 2 cores and may be shared: figures are wall time unde
 else runs. Last line JSON: {"prophet_10k_min", "speedup_vs_sequential", "xgb_10k_min",
 "wape_naive_top200", "wape_prophet_top200", "wape_choice_top200"}.
 
-Usage: uv run python bench/forecasting.py [--series 10000] [--jobs 2] [--repeats 3]
+Usage: uv run python -m bench.forecasting [--series 10000] [--jobs 2] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -25,32 +25,30 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from steps.forecasting._backtest import (  # noqa: E402
+from retail_mlops.forecasting.backtest import (
     BacktestSpec,
     evaluate,
     global_backtest,
     prophet_shard,
 )
-from steps.forecasting._demand import Panel, daily_demand, sales_lines, selling_days  # noqa: E402
-from steps.forecasting._global import GlobalParams, fit_global, predict_global  # noqa: E402
-from steps.forecasting._prophet import (  # noqa: E402
+from retail_mlops.forecasting.demand import Panel, daily_demand, sales_lines, selling_days
+from retail_mlops.forecasting.global_model import GlobalParams, fit_global, predict_global
+from retail_mlops.forecasting.prophet import (
     ProphetParams,
     ProphetTask,
     _quiet,
     fit_predict,
     run_tasks,
 )
-from steps.ingest._sources import read_source  # noqa: E402
+from retail_mlops.ingest.sources import read_source
+
+ROOT = Path(__file__).resolve().parent.parent
 
 HORIZON = 28
 ORIGINS = ["2011-06-01", "2011-07-01", "2011-08-01", "2011-09-01"]

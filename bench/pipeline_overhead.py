@@ -5,7 +5,7 @@ process, the same framework-free functions in the same order with the same MLflo
 registration, on the same data. Prints the median wall times over --repeats and the ratio; the
 last line is JSON: {"zenml_wall_s": ..., "direct_wall_s": ..., "overhead_ratio": ...}.
 
-Usage: uv run python bench/pipeline_overhead.py [--dev] [--repeats 3]
+Usage: uv run python -m bench.pipeline_overhead [--dev] [--repeats 3]
 State goes to a temporary folder, never the user's ZenML config or MLflow store.
 """
 
@@ -15,13 +15,11 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 _HOME = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
 os.environ["RETAIL_MLOPS_HOME"] = str(_HOME / "state")
 os.environ["ZENML_CONFIG_PATH"] = str(_HOME / "zenml")
@@ -34,20 +32,20 @@ def direct_run(config: dict, tracking_uri: str) -> float:
     import mlflow
     import pandas as pd
 
-    from steps.evaluate._metrics import classification_metrics
-    from steps.features import _store
-    from steps.features._customer import (
+    from retail_mlops.churn.metrics import classification_metrics
+    from retail_mlops.churn.model import LABEL, RecencyBaseline, XGBParams, fit_xgb, predict_churn
+    from retail_mlops.churn.tracking import log_churn_model
+    from retail_mlops.features import feast_store
+    from retail_mlops.features.customer import (
         FEATURE_COLUMNS,
         churn_entities,
         customer_feature_snapshots,
         monthly_cutoffs,
     )
-    from steps.ingest._sources import read_source
-    from steps.names import MODEL_NAME
-    from steps.registry._registry import register
-    from steps.train._model import LABEL, RecencyBaseline, XGBParams, fit_xgb, predict_churn
-    from steps.train._tracking import log_churn_model
-    from steps.validate._rules import split_quarantine
+    from retail_mlops.ingest.sources import read_source
+    from retail_mlops.names import MODEL_NAME
+    from retail_mlops.registry import register
+    from retail_mlops.validate.rules import split_quarantine
 
     start = time.perf_counter()
     params, steps = config["parameters"], config["steps"]
@@ -64,14 +62,14 @@ def direct_run(config: dict, tracking_uri: str) -> float:
     snaps = customer_feature_snapshots(clean, cutoffs, window).rename(
         columns={"cutoff": "event_timestamp"}
     )
-    summary = _store.quality_summary(snaps, list(FEATURE_COLUMNS))
-    store = _store.feature_store()
-    _store.apply_definitions(store)
-    _store.write_offline(snaps, "customer_features", summary)
-    data = _store.historical_features(store, entities, "customer_features").rename(
+    summary = feast_store.quality_summary(snaps, list(FEATURE_COLUMNS))
+    store = feast_store.feature_store()
+    feast_store.apply_definitions(store)
+    feast_store.write_offline(snaps, "customer_features", summary)
+    data = feast_store.historical_features(store, entities, "customer_features").rename(
         columns={"event_timestamp": "cutoff"}
     )
-    from steps.train._model import split_by_time
+    from retail_mlops.churn.model import split_by_time
 
     train, valid, test = split_by_time(
         data, params["test_cutoff"], steps["split_churn_dataset"]["parameters"]["n_valid_cutoffs"]
@@ -104,7 +102,7 @@ def main() -> None:
 
     from configs.stacks import register_stack
     from run import run_pipeline
-    from steps.registry._registry import configure_mlflow_from_stack
+    from steps.client import configure_mlflow_from_stack
 
     register_stack("local")
     cfg_path = ROOT / "configs" / f"churn_training{'.dev' if args.dev else ''}.yaml"

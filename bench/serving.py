@@ -17,7 +17,7 @@ warm-up. Configurations are interleaved across --repeats rounds (machines are no
 medians are reported, with wrk's own CPU use (it shares the machine with the server) and the
 server's. The goal is >= 10x mlflow serve and >= 60% of the floor with p99 <= 100 ms.
 
-Usage: uv run python bench/serving.py [--duration 10] [--connections 32] [--repeats 3]
+Usage: uv run python -m bench.serving [--duration 10] [--connections 32] [--repeats 3]
        [--rows N] [--full]
 The last line is JSON with rps_service, rps_mlflow, rps_fastapi, p99_ms_service and the other
 figures. State (MLflow store, BentoML store, logs) goes to a temporary folder.
@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 _HOME = Path(tempfile.mkdtemp(prefix="bench-serving-"))
 os.environ["RETAIL_MLOPS_HOME"] = str(_HOME / "state")
 os.environ["ZENML_CONFIG_PATH"] = str(_HOME / "zenml")
@@ -82,17 +81,17 @@ def train_and_register(full: bool) -> tuple[int, Any, list[str]]:
     import yaml
     from mlflow import MlflowClient
 
-    from steps.features._customer import (
+    from retail_mlops.churn.model import XGBParams, fit_xgb, split_by_time
+    from retail_mlops.churn.tracking import log_churn_model
+    from retail_mlops.features.customer import (
         FEATURE_COLUMNS,
         build_churn_dataset,
         monthly_cutoffs,
     )
-    from steps.ingest._sources import read_source
-    from steps.names import CHAMPION, MODEL_NAME
-    from steps.registry._registry import register
-    from steps.train._model import XGBParams, fit_xgb, split_by_time
-    from steps.train._tracking import log_churn_model
-    from steps.validate._rules import split_quarantine
+    from retail_mlops.ingest.sources import read_source
+    from retail_mlops.names import CHAMPION, MODEL_NAME
+    from retail_mlops.registry import register
+    from retail_mlops.validate.rules import split_quarantine
 
     cfg_path = ROOT / "configs" / f"churn_training{'' if full else '.dev'}.yaml"
     config = yaml.safe_load(cfg_path.read_text())
@@ -142,12 +141,12 @@ def request_rows(data: Any, features: list[str], n: int | None, full: bool) -> l
 def spawn(name: str, cmd: list[str], port: int, probe: str, log: Path) -> Any:
     """Start a non-BentoML server in its own session and wait until `probe` answers 200.
 
-    Returns a `_process.Deployment`, so `_process.stop` ends it the same way as the services.
+    Returns a `process.Deployment`, so `process.stop` ends it the same way as the services.
     """
     import psutil
 
-    from steps.errors import DataError
-    from steps.serving._process import Deployment, http, spawn, stop
+    from retail_mlops.deploy.process import Deployment, http, spawn, stop
+    from retail_mlops.errors import DataError
 
     # `mlflow models serve` runs `uvicorn` from PATH: make it this environment's
     bindir = str(Path(sys.executable).parent)
@@ -197,7 +196,7 @@ def stop_leftovers() -> None:
     """
     import psutil
 
-    from steps.serving._process import Deployment, stop
+    from retail_mlops.deploy.process import Deployment, stop
 
     for child in psutil.Process().children():
         try:
@@ -302,7 +301,7 @@ def check_answers(targets: dict[str, Target], booster: Any) -> None:
     """
     import numpy as np
 
-    from steps.serving._process import http
+    from retail_mlops.deploy.process import http
 
     for key, t in targets.items():
         body = json.loads(t.bodies[0])
@@ -349,10 +348,10 @@ def main() -> None:
         shutil.rmtree(_HOME, ignore_errors=True)
         raise SystemExit("wrk not found: install it (apt-get install wrk) and run again")
 
-    from steps.names import CHAMPION, MODEL_NAME
-    from steps.serving import _process
-    from steps.serving._models import BOOSTER_FILE, churn_release, load_booster
-    from steps.serving._release import ChurnServing, release_env, write_release
+    from retail_mlops.deploy import process
+    from retail_mlops.names import CHAMPION, MODEL_NAME
+    from retail_mlops.serving.bento_store import BOOSTER_FILE, churn_release, load_booster
+    from retail_mlops.serving.release import ChurnServing, release_env, write_release
 
     t0 = time.perf_counter()
     version, data, features = train_and_register(args.full)
@@ -366,7 +365,7 @@ def main() -> None:
 
     import bentoml
 
-    from steps.serving._http import API_KEY_ENV
+    from retail_mlops.serving.runtime import API_KEY_ENV
 
     os.environ.pop(API_KEY_ENV, None)  # unauthenticated, like the floor: wrk sends no key
     work = _HOME / "bench"
@@ -396,7 +395,7 @@ def main() -> None:
         )
         for r in rows
     ]
-    ports = {key: _process.free_port() for key, _ in CONFIGS}
+    ports = {key: process.free_port() for key, _ in CONFIGS}
     paths = {"mlflow": "/invocations"}
     targets = {
         key: Target(
@@ -412,7 +411,7 @@ def main() -> None:
     deps: dict[str, Any] = {}
     try:
         for key in ("service", "service_nobatch"):
-            deps[key] = _process.start(
+            deps[key] = process.start(
                 f"churn-{key}",
                 SERVICE_TARGET,
                 ports[key],
@@ -484,7 +483,7 @@ def main() -> None:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             for dep in deps.values():
-                _process.stop(dep)
+                process.stop(dep)
             stop_leftovers()
         finally:
             signal.signal(signal.SIGINT, previous)

@@ -6,17 +6,14 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from steps.errors import DataError
-from steps.ingest._sources import Source
-from steps.serving._demand import DemandServing
-from steps.serving._release import ChurnServing
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from retail_mlops.config import Strict as _Strict
+from retail_mlops.config import load_yaml_file, schema_error
+from retail_mlops.errors import DataError
+from retail_mlops.ingest.sources import Source
+from retail_mlops.serving.demand import DemandServing
+from retail_mlops.serving.release import ChurnServing
 
 
 class ChurnTrainingParams(_Strict):
@@ -167,24 +164,6 @@ class AnalyzePricingParams(_Strict):
     promo_threshold: float = Field(0.1, gt=0, lt=1)
 
 
-class ProphetSettings(_Strict):
-    """`prophet:` of a forecast-file config; unset keys keep Prophet's own defaults."""
-
-    weekly_seasonality: bool | None = None
-    yearly_seasonality: bool | None = None
-    country_holidays: str | None = None
-    seasonality_mode: Literal["additive", "multiplicative"] = "additive"
-    changepoint_prior_scale: float = Field(default=0.05, gt=0)
-    interval_width: float = Field(default=0.8, gt=0, lt=1)
-    uncertainty_samples: int = Field(default=1000, ge=0)
-
-
-class ForecastFileConfig(_Strict):
-    """A `run.py forecast-file --config` file."""
-
-    prophet: ProphetSettings = ProphetSettings()
-
-
 class DeploymentParams(_Strict):
     """`parameters:` of deployment."""
 
@@ -246,27 +225,6 @@ def validate_config(raw: dict[str, Any], pipeline: str, origin: str) -> None:
                 model(**((step_cfg or {}).get("parameters") or {}))
     except ValidationError as exc:
         raise schema_error(origin, exc) from exc
-
-
-def schema_error(origin: str, exc: ValidationError) -> DataError:
-    """One line naming the file, the setting's dotted path and the first problem."""
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    return DataError(f"{origin}: {where}: {err['msg']}")
-
-
-def load_yaml_file(path: Path) -> Any:
-    """The YAML document of a file (empty file: {}); the caller's schema checks its shape.
-
-    Raises:
-        DataError: If the file is missing or not YAML.
-    """
-    if not path.exists():
-        raise DataError(f"config file not found: {path}")
-    try:
-        return yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise DataError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
 
 
 def validate_config_file(path: Path, pipeline: str | None = None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from zenml.enums import ArtifactType
 from zenml.materializers.base_materializer import BaseMaterializer
 from zenml.metadata.metadata_types import MetadataType
 
-from steps.forecasting._prophet import ProphetModels
+from retail_mlops.forecasting.prophet import ProphetModels
 
 FILENAME = "prophet_models.jsonl"
 

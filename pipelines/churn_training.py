@@ -4,6 +4,7 @@ from typing import Any
 
 from zenml import pipeline
 
+from retail_mlops.features.customer import monthly_cutoffs
 from steps.evaluate import evaluate_churn_model
 from steps.features import (
     build_churn_entities,
@@ -11,7 +12,6 @@ from steps.features import (
     fetch_customer_features,
     write_feature_table,
 )
-from steps.features._customer import monthly_cutoffs
 from steps.ingest import load_transactions
 from steps.registry import promote_churn_model
 from steps.train import split_churn_dataset, train_churn_model
@@ -39,7 +39,7 @@ def churn_training(
     9. promote_churn_model: register as challenger; champion only if it beats the incumbent
 
     Args:
-        source: Where the invoice lines come from (see `steps.ingest._sources`).
+        source: Where the invoice lines come from (see `retail_mlops.ingest.sources`).
         first_cutoff: First monthly training cutoff.
         last_train_cutoff: Last monthly training cutoff.
         test_cutoff: The held-out cutoff.

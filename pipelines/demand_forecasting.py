@@ -39,7 +39,7 @@ def demand_forecasting(
     8. analyze_pricing: price elasticity and promotion uplift
 
     Args:
-        source: Where the invoice lines come from (see `steps.ingest._sources`).
+        source: Where the invoice lines come from (see `retail_mlops.ingest.sources`).
         origins: Backtest origin days; the last one is held out for scoring the choice.
         horizon: Open days forecast from each origin and into the future.
         n_shards: Parallel Prophet steps.

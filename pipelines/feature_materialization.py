@@ -4,13 +4,13 @@ from typing import Any
 
 from zenml import pipeline
 
+from retail_mlops.features.customer import monthly_cutoffs
 from steps.features import (
     compute_customer_features,
     compute_item_features,
     materialize_online_store,
     write_feature_table,
 )
-from steps.features._customer import monthly_cutoffs
 from steps.ingest import load_transactions
 from steps.validate import validate_transactions
 

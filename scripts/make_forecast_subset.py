@@ -1,6 +1,6 @@
 """Write the committed forecasting subset: every line of the best-selling items.
 
-Usage: uv run python scripts/make_forecast_subset.py [--items 20]
+Usage: uv run python -m scripts.make_forecast_subset [--items 20]
 
 The churn subset (500 customers) is too sparse per item for forecasting. This keeps every
 invoice line (cancellations and postage lines of those invoices' codes included, so demand
@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from steps.ingest._dataset import fetch_online_retail
+from retail_mlops.ingest.dataset import fetch_online_retail
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "online_retail_top_items.csv.gz"
 

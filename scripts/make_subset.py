@@ -1,6 +1,6 @@
 """Write the committed test subset: a few hundred real customers with their full history.
 
-Usage: uv run python scripts/make_subset.py [--customers 300] [--seed 7]
+Usage: uv run python -m scripts.make_subset [--customers 300] [--seed 7]
 
 Reads the cached UCI Online Retail II file (fetching it if needed), keeps every line of a seeded
 random sample of customers (cancellations and returns included, so validation has real bad rows
@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from steps.ingest._dataset import fetch_online_retail
+from retail_mlops.ingest.dataset import fetch_online_retail
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "online_retail_subset.csv.gz"
 

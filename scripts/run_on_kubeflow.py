@@ -1,6 +1,6 @@
 """Run the pipelines on a real Kubeflow Pipelines cluster and wait for each (by hand, not CI).
 
-    uv run python scripts/run_on_kubeflow.py [--dev] [--timeout 7200] [PIPELINE ...]
+    uv run python -m scripts.run_on_kubeflow [--dev] [--timeout 7200] [PIPELINE ...]
 
 Needs: a ZenML client logged in to a deployed ZenML server (`uv run zenml login URL`), the
 environment variables listed in configs/stacks/kubeflow.yaml, and a local Docker or Podman to
@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)  # the Docker settings name docker/pipeline.Dockerfile relative to the root
 os.environ.setdefault("ZENML_CONFIG_PATH", str(ROOT / ".state" / "zenml"))
 os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")

@@ -27,12 +27,13 @@ import bentoml
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from steps.serving import _models  # noqa: F401  (sets BENTOML_HOME before bentoml reads it)
-from steps.serving._http import MicroBatcher, harden, predictions_dir, service_options
-from steps.serving._predlog import PredictionLog, now_utc
-from steps.serving._release import ChurnRelease, Router, read_release
+from retail_mlops.paths import resolve, use_bentoml_home
+from retail_mlops.serving.predlog import PredictionLog, now_utc
+from retail_mlops.serving.release import ChurnRelease, Router, read_release
+from retail_mlops.serving.runtime import MicroBatcher, harden, predictions_dir, service_options
 
 logger = logging.getLogger(__name__)
+use_bentoml_home()  # the pinned models below are looked up in this store
 HERE = Path(__file__).resolve().parent
 RELEASE = read_release(ChurnRelease, HERE, "churn")
 FEATURES = RELEASE.features
@@ -133,7 +134,7 @@ class _Variants:
     """The loaded boosters and the router; swapped whole on reload."""
 
     def __init__(self, release: ChurnRelease) -> None:
-        from steps.serving._models import load_booster
+        from retail_mlops.serving.bento_store import load_booster
 
         self.release = release
         self.names = [v.name for v in release.variants]
@@ -201,7 +202,7 @@ class ChurnService:
         could outlive the request timeout. A service without a feature store still starts:
         /predict works, and /predict_customer says what is missing.
         """
-        from steps.features._store import online_records
+        from retail_mlops.features.feast_store import online_records
 
         try:
             online_records(self._online_store(), "customer_features", ["warm-up"], FEATURES)
@@ -211,7 +212,7 @@ class ChurnService:
 
     def _online_store(self) -> Any:
         if self._store is None:
-            from steps.features._store import feature_store
+            from retail_mlops.features.feast_store import feature_store
 
             self._store = feature_store(str(_feature_repo()))
         return self._store
@@ -277,7 +278,7 @@ class ChurnService:
 
         An id the store does not know gets status 404 in its own result; the others are scored.
         """
-        from steps.features._store import online_records
+        from retail_mlops.features.feast_store import online_records
 
         try:
             store = self._online_store()
@@ -352,8 +353,6 @@ def _naive_utc(when: dt.datetime | None) -> dt.datetime | None:
 
 
 def _feature_repo() -> Path:
-    from steps.paths import resolve
-
     return resolve(RELEASE.feature_repo)
 
 

@@ -2,7 +2,7 @@
 
 What it serves is pinned by `release.json` beside this file (or the file named by
 RETAIL_MLOPS_DEMAND_RELEASE): the BentoML model `demand_forecast:<run id>` that holds the
-run's forecast and inventory inputs (see steps/serving/_demand.py), the longest horizon every
+run's forecast and inventory inputs (see retail_mlops/serving/demand.py), the longest horizon every
 item has, and the policy defaults the run recommended with.
 
 Nothing is forecast or read from disk per request: at start-up the tables become dicts keyed
@@ -21,8 +21,8 @@ from typing import Annotated
 import bentoml
 from pydantic import BaseModel, ConfigDict, Field
 
-from steps.serving import _models  # noqa: F401  (sets BENTOML_HOME before bentoml reads it)
-from steps.serving._demand import (
+from retail_mlops.paths import use_bentoml_home
+from retail_mlops.serving.demand import (
     DemandRelease,
     HoldingRate,
     LeadTimeStd,
@@ -30,9 +30,10 @@ from steps.serving._demand import (
     item_policy,
     load_demand_tables,
 )
-from steps.serving._http import harden, service_options
-from steps.serving._release import read_release
+from retail_mlops.serving.release import read_release
+from retail_mlops.serving.runtime import harden, service_options
 
+use_bentoml_home()  # the pinned models below are looked up in this store
 HERE = Path(__file__).resolve().parent
 RELEASE = read_release(DemandRelease, HERE, "demand")
 DEFAULTS = RELEASE.policy

@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from steps.errors import DataError
-from steps.paths import PROJECT_ROOT, state_dir
+from retail_mlops.errors import DataError
+from retail_mlops.paths import PROJECT_ROOT, state_dir
 
 STACKS_DIR = Path(__file__).resolve().parent
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")

@@ -3,7 +3,7 @@
 import sys
 
 from configs.stacks import register_stack
-from steps.errors import DataError
+from retail_mlops.errors import DataError
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] != "register":

@@ -8,9 +8,9 @@ from zenml import log_metadata, step
 from zenml.logger import get_logger
 from zenml.metadata.metadata_types import MetadataType
 
-from steps.evaluate._metrics import classification_metrics
-from steps.names import A
-from steps.train._model import LABEL, RecencyBaseline, predict_churn
+from retail_mlops.churn.metrics import classification_metrics
+from retail_mlops.churn.model import LABEL, RecencyBaseline, predict_churn
+from retail_mlops.names import A
 
 logger = get_logger(__name__)
 

@@ -5,8 +5,8 @@ from typing import Annotated
 import pandas as pd
 from zenml import log_metadata, step
 
-from steps.features._customer import churn_entities
-from steps.names import A
+from retail_mlops.features.customer import churn_entities
+from retail_mlops.names import A
 
 
 @step

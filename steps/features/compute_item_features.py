@@ -5,9 +5,9 @@ from typing import Annotated
 import pandas as pd
 from zenml import log_metadata, step
 
-from steps.features._item import daily_item_demand, item_daily_features
-from steps.ingest._sources import content_hash
-from steps.names import A
+from retail_mlops.features.item import daily_item_demand, item_daily_features
+from retail_mlops.ingest.sources import content_hash
+from retail_mlops.names import A
 
 
 @step

@@ -5,10 +5,10 @@ from typing import Annotated
 import pandas as pd
 from zenml import step
 
-from steps.errors import DataError
-from steps.features import _store
-from steps.features._zenml import stack_feature_store
-from steps.names import A
+from retail_mlops.errors import DataError
+from retail_mlops.features import feast_store
+from retail_mlops.names import A
+from steps.client import stack_feature_store
 
 
 @step(enable_cache=False)
@@ -32,8 +32,10 @@ def fetch_customer_features(
     keep = [c for c in ("customer_id", "event_timestamp", "churned") if c in entities.columns]
     if keep[:2] != ["customer_id", "event_timestamp"]:
         raise DataError(f"entity frame needs customer_id and event_timestamp, got {keep}")
-    data = _store.historical_features(stack_feature_store(), entities[keep], "customer_features")
-    features = _store.view_columns("customer_features")
+    data = feast_store.historical_features(
+        stack_feature_store(), entities[keep], "customer_features"
+    )
+    features = feast_store.view_columns("customer_features")
     missing = data[features].isna().all(axis=1)
     if missing.any():
         raise DataError(

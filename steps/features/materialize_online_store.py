@@ -5,8 +5,8 @@ from typing import Annotated, Any
 import pandas as pd
 from zenml import log_metadata, step
 
-from steps.features import _store
-from steps.features._zenml import stack_feature_store
+from retail_mlops.features import feast_store
+from steps.client import stack_feature_store
 
 
 @step(enable_cache=False)
@@ -24,7 +24,9 @@ def materialize_online_store(
         For each view, "backfill" or "incremental".
     """
     tables = (customer_table, item_table)
-    views = [name for name in _store.VIEWS if any(t.endswith(f"{name}.parquet") for t in tables)]
-    done = _store.materialize(stack_feature_store(), views, pd.Timestamp(end).to_pydatetime())
+    views = [
+        name for name in feast_store.VIEWS if any(t.endswith(f"{name}.parquet") for t in tables)
+    ]
+    done = feast_store.materialize(stack_feature_store(), views, pd.Timestamp(end).to_pydatetime())
     log_metadata(metadata={"views": done, "end": end}, infer_artifact=True)
     return done

@@ -6,8 +6,8 @@ import pandas as pd
 from zenml import get_step_context, log_metadata, step
 from zenml.logger import get_logger
 
-from steps.features import _store
-from steps.features._zenml import stack_feature_store
+from retail_mlops.features import feast_store
+from steps.client import stack_feature_store
 
 logger = get_logger(__name__)
 
@@ -35,16 +35,16 @@ def write_feature_table(
     Raises:
         DataError: Naming the column on a schema mismatch, or the numbers on a null-rate breach.
     """
-    _store.check_feature_table(features, view)
-    columns = _store.view_columns(view)
-    summary = _store.quality_summary(features, columns)
-    _store.check_null_rates(
-        summary, _store.previous_summary(view), max_null_rate, max_null_rate_increase
+    feast_store.check_feature_table(features, view)
+    columns = feast_store.view_columns(view)
+    summary = feast_store.quality_summary(features, columns)
+    feast_store.check_null_rates(
+        summary, feast_store.previous_summary(view), max_null_rate, max_null_rate_increase
     )
     store = stack_feature_store()
-    _store.apply_definitions(store)
-    path = _store.write_offline(features, view, summary)
-    from feature_repo.definitions import definition_version
+    feast_store.apply_definitions(store)
+    path = feast_store.write_offline(features, view, summary)
+    from retail_mlops.features.definitions import definition_version
 
     lineage = {
         "producing_run": get_step_context().pipeline_run.name,

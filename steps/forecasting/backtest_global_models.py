@@ -8,12 +8,12 @@ from zenml import step
 from zenml.logger import get_logger
 
 from materializers.xgb_materializer import XGBModelMaterializer
-from steps.errors import DataError
-from steps.forecasting._backtest import BacktestSpec, global_backtest, global_forecast
-from steps.forecasting._calendar import OpenCalendar
-from steps.forecasting._demand import Panel
-from steps.forecasting._global import GlobalParams
-from steps.names import A
+from retail_mlops.errors import DataError
+from retail_mlops.forecasting.backtest import BacktestSpec, global_backtest, global_forecast
+from retail_mlops.forecasting.calendar import OpenCalendar
+from retail_mlops.forecasting.demand import Panel
+from retail_mlops.forecasting.global_model import GlobalParams
+from retail_mlops.names import A
 
 logger = get_logger(__name__)
 

@@ -6,8 +6,8 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from steps.forecasting._demand import daily_demand, sales_lines
-from steps.names import A
+from retail_mlops.forecasting.demand import daily_demand, sales_lines
+from retail_mlops.names import A
 
 logger = get_logger(__name__)
 

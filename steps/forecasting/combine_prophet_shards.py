@@ -6,8 +6,8 @@ import pandas as pd
 from zenml import step
 
 from materializers.prophet_materializer import ProphetModelsMaterializer
-from steps.forecasting._prophet import ProphetModels
-from steps.names import A
+from retail_mlops.forecasting.prophet import ProphetModels
+from retail_mlops.names import A
 
 
 @step(output_materializers={str(A.PROPHET_MODELS): ProphetModelsMaterializer})

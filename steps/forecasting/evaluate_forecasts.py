@@ -6,10 +6,10 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from steps.forecasting._backtest import evaluate
-from steps.forecasting._demand import Panel
-from steps.forecasting._intervals import apply_intervals, coverage, residual_quantiles
-from steps.names import A
+from retail_mlops.forecasting.backtest import evaluate
+from retail_mlops.forecasting.demand import Panel
+from retail_mlops.forecasting.intervals import apply_intervals, coverage, residual_quantiles
+from retail_mlops.names import A
 
 logger = get_logger(__name__)
 

@@ -7,11 +7,11 @@ from zenml import step
 from zenml.logger import get_logger
 from zenml.types import HTMLString
 
-from steps.forecasting._backtest import final_forecast
-from steps.forecasting._demand import Panel
-from steps.forecasting._intervals import residual_quantiles
-from steps.forecasting._plots import figures_html, forecast_figure
-from steps.names import A
+from retail_mlops.forecasting.backtest import final_forecast
+from retail_mlops.forecasting.demand import Panel
+from retail_mlops.forecasting.intervals import residual_quantiles
+from retail_mlops.forecasting.plots import figures_html, forecast_figure
+from retail_mlops.names import A
 
 logger = get_logger(__name__)
 

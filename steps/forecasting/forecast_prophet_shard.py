@@ -7,11 +7,11 @@ from zenml import step
 from zenml.logger import get_logger
 
 from materializers.prophet_materializer import ProphetModelsMaterializer
-from steps.forecasting._backtest import BacktestSpec, prophet_shard
-from steps.forecasting._calendar import OpenCalendar
-from steps.forecasting._demand import Panel
-from steps.forecasting._prophet import ProphetModels, ProphetParams
-from steps.names import A
+from retail_mlops.forecasting.backtest import BacktestSpec, prophet_shard
+from retail_mlops.forecasting.calendar import OpenCalendar
+from retail_mlops.forecasting.demand import Panel
+from retail_mlops.forecasting.prophet import ProphetModels, ProphetParams
+from retail_mlops.names import A
 
 logger = get_logger(__name__)
 

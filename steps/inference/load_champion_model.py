@@ -8,9 +8,10 @@ from zenml import step
 from zenml.logger import get_logger
 
 from materializers.xgb_materializer import XGBModelMaterializer
-from steps.errors import DataError
-from steps.names import CHAMPION, MODEL_NAME, A
-from steps.registry._registry import alias_version, configure_mlflow_from_stack, zenml_version_for
+from retail_mlops.errors import DataError
+from retail_mlops.names import CHAMPION, MODEL_NAME, A
+from retail_mlops.registry import alias_version
+from steps.client import configure_mlflow_from_stack, zenml_version_for
 
 logger = get_logger(__name__)
 

@@ -6,8 +6,8 @@ import pandas as pd
 import xgboost as xgb
 from zenml import get_step_context, step
 
-from steps.inference._predictions import score
-from steps.names import A
+from retail_mlops.churn.predictions import score
+from retail_mlops.names import A
 
 
 @step

@@ -6,8 +6,8 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from steps.inference._predictions import TABLE, write_duckdb, write_parquet_atomic
-from steps.paths import resolve, state_dir
+from retail_mlops.churn.predictions import TABLE, write_duckdb, write_parquet_atomic
+from retail_mlops.paths import resolve, state_dir
 
 logger = get_logger(__name__)
 

@@ -5,8 +5,8 @@ from typing import Annotated, Any
 import pandas as pd
 from zenml import log_metadata, step
 
-from steps.ingest._sources import read_source
-from steps.names import A
+from retail_mlops.ingest.sources import read_source
+from retail_mlops.names import A
 
 
 @step

@@ -1,1 +1,6 @@
-"""Inventory and pricing steps, one per module (import them from their modules)."""
+"""Inventory and pricing steps."""
+
+from steps.inventory.analyze_pricing import analyze_pricing
+from steps.inventory.recommend_inventory import recommend_inventory
+
+__all__ = ["analyze_pricing", "recommend_inventory"]

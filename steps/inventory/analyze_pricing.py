@@ -6,8 +6,8 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from steps.inventory._pricing import elasticity, promotion_uplift
-from steps.names import A
+from retail_mlops.names import A
+from retail_mlops.pricing import elasticity, promotion_uplift
 
 logger = get_logger(__name__)
 

@@ -7,19 +7,19 @@ from zenml import log_metadata, step
 from zenml.logger import get_logger
 from zenml.types import HTMLString
 
-from steps.forecasting._forecast_file import write_csv_atomic
-from steps.forecasting._intervals import residual_quantiles
-from steps.forecasting._plots import figures_html, inventory_figure
-from steps.inference._predictions import write_parquet_atomic
-from steps.inventory._policy import (
+from retail_mlops.churn.predictions import write_parquet_atomic
+from retail_mlops.forecasting.forecast_file import write_csv_atomic
+from retail_mlops.forecasting.intervals import residual_quantiles
+from retail_mlops.forecasting.plots import figures_html, inventory_figure
+from retail_mlops.inventory.policy import (
     PolicyParams,
     policy_inputs,
     recommend,
     replay_recommendations,
     unit_costs,
 )
-from steps.names import A
-from steps.paths import resolve, state_dir
+from retail_mlops.names import A
+from retail_mlops.paths import resolve, state_dir
 
 logger = get_logger(__name__)
 

@@ -6,9 +6,9 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.types import HTMLString
 
-from steps.features._customer import FEATURE_COLUMNS
-from steps.monitoring._drift import run_drift_report
-from steps.names import A
+from retail_mlops.features.customer import FEATURE_COLUMNS
+from retail_mlops.monitoring.drift import run_drift_report
+from retail_mlops.names import A
 
 
 @step

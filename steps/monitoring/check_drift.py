@@ -6,8 +6,8 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from steps.monitoring._drift import drift_gate, prediction_ks
-from steps.names import A
+from retail_mlops.monitoring.drift import drift_gate, prediction_ks
+from retail_mlops.names import A
 
 logger = get_logger(__name__)
 

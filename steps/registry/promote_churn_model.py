@@ -6,11 +6,12 @@ import pandas as pd
 from zenml import get_step_context, log_metadata, step
 from zenml.logger import get_logger
 
-from steps.errors import DataError
-from steps.evaluate._metrics import PRIMARY_METRIC, beats, classification_metrics
-from steps.names import CHAMPION, MODEL_NAME, A
-from steps.registry._registry import MLFLOW_VERSION_KEY, alias_version, promote, register
-from steps.train._model import LABEL, predict_churn
+from retail_mlops.churn.metrics import PRIMARY_METRIC, beats, classification_metrics
+from retail_mlops.churn.model import LABEL, predict_churn
+from retail_mlops.errors import DataError
+from retail_mlops.names import CHAMPION, MODEL_NAME, A
+from retail_mlops.registry import MLFLOW_VERSION_KEY, alias_version, register
+from steps.client import promote_model
 
 logger = get_logger(__name__)
 
@@ -58,7 +59,7 @@ def promote_churn_model(
             )
     promoted = beats(candidate, incumbent, min_gain)
     if promoted:
-        promote(MODEL_NAME, version)
+        promote_model(MODEL_NAME, version)
     result = {
         "version": version,
         "against": against,

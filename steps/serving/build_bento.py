@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from steps.serving._deploy import build_bento as build
+from retail_mlops.deploy.deployer import build_bento as build
 
 logger = get_logger(__name__)
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from steps.serving._deploy import deploy
+from retail_mlops.deploy.deployer import deploy
 
 logger = get_logger(__name__)
 

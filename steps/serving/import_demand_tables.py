@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from steps.serving._demand import latest_demand_release
+from steps.client import latest_demand_release
 
 logger = get_logger(__name__)
 

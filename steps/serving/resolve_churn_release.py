@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from steps.serving._models import churn_release_from_stack
+from steps.client import churn_release_from_stack
 
 logger = get_logger(__name__)
 

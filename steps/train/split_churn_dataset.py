@@ -5,8 +5,8 @@ from typing import Annotated
 import pandas as pd
 from zenml import step
 
-from steps.names import A
-from steps.train._model import split_by_time
+from retail_mlops.churn.model import split_by_time
+from retail_mlops.names import A
 
 
 @step

@@ -9,10 +9,10 @@ from zenml.enums import ArtifactType
 from zenml.logger import get_logger
 
 from materializers.xgb_materializer import XGBModelMaterializer
-from steps.features._customer import FEATURE_COLUMNS
-from steps.names import A
-from steps.train._model import XGBParams, fit_xgb
-from steps.train._tracking import log_churn_model
+from retail_mlops.churn.model import XGBParams, fit_xgb
+from retail_mlops.churn.tracking import log_churn_model
+from retail_mlops.features.customer import FEATURE_COLUMNS
+from retail_mlops.names import A
 
 logger = get_logger(__name__)
 

@@ -6,8 +6,8 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from steps.names import A
-from steps.validate._rules import split_quarantine
+from retail_mlops.names import A
+from retail_mlops.validate.rules import split_quarantine
 
 logger = get_logger(__name__)
 

@@ -27,7 +27,7 @@ def mlflow_client(local_stack: str) -> Any:
     """An MLflow client pointed at the stack's tracking store."""
     from mlflow import MlflowClient
 
-    from steps.registry._registry import configure_mlflow_from_stack
+    from steps.client import configure_mlflow_from_stack
 
     return MlflowClient(tracking_uri=configure_mlflow_from_stack())
 

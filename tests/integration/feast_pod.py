@@ -26,16 +26,15 @@ UNKNOWN = "no-such-customer"
 
 def main(entities_path: str, out_dir: str) -> None:
     """Read historical and online features through the remote layout into OUT_DIR."""
-    sys.path.insert(0, str(PROJECT_ROOT))
-    from steps.features import _store
+    from retail_mlops.features import feast_store
 
-    store = _store.feature_store(str(REMOTE_REPO))
+    store = feast_store.feature_store(str(REMOTE_REPO))
     entities = pd.read_parquet(entities_path)
     out = Path(out_dir)
-    _store.historical_features(store, entities, VIEW).to_parquet(out / "historical.parquet")
+    feast_store.historical_features(store, entities, VIEW).to_parquet(out / "historical.parquet")
     ids = [*entities["customer_id"].drop_duplicates(), UNKNOWN]
-    _store.online_features(store, VIEW, ids).to_parquet(out / "online.parquet")
-    (out / "summary.json").write_text(json.dumps(_store.previous_summary(VIEW)))
+    feast_store.online_features(store, VIEW, ids).to_parquet(out / "online.parquet")
+    (out / "summary.json").write_text(json.dumps(feast_store.previous_summary(VIEW)))
 
 
 if __name__ == "__main__":

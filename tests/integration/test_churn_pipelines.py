@@ -27,8 +27,8 @@ def _zenml_production_mlflow_version() -> int:
     from zenml.client import Client
     from zenml.enums import ModelStages
 
-    from steps.names import MODEL_NAME
-    from steps.registry._registry import MLFLOW_VERSION_KEY
+    from retail_mlops.names import MODEL_NAME
+    from retail_mlops.registry import MLFLOW_VERSION_KEY
 
     mv = Client().get_model_version(MODEL_NAME, ModelStages.PRODUCTION)
     return int(mv.run_metadata[MLFLOW_VERSION_KEY])
@@ -85,7 +85,7 @@ def test_training_logs_metrics_model_and_quarantine(
 
     import mlflow
 
-    from steps.registry._registry import configure_mlflow_from_stack
+    from steps.client import configure_mlflow_from_stack
 
     configure_mlflow_from_stack()  # ZenML clears MLflow's URI after each step
     loaded = mlflow.xgboost.load_model("models:/churn_classifier/1")
@@ -109,7 +109,7 @@ def test_training_set_from_feast_equals_direct_computation(first_training: Any) 
     import yaml
     from zenml.client import Client
 
-    from steps.features._customer import FEATURE_COLUMNS, build_churn_dataset, monthly_cutoffs
+    from retail_mlops.features.customer import FEATURE_COLUMNS, build_churn_dataset, monthly_cutoffs
 
     run = Client().get_pipeline_run(first_training.id)
     via_feast = run.steps["fetch_customer_features"].outputs["customer_dataset"][0].load()
@@ -135,18 +135,18 @@ def test_training_set_from_feast_equals_direct_computation(first_training: Any) 
 def test_retrain_registers_challenger_then_promote_and_rollback(
     first_training: Any, mlflow_client: Any
 ) -> None:
-    from steps.names import MODEL_NAME
-    from steps.registry import _registry
+    from retail_mlops.names import MODEL_NAME
+    from steps import client
 
     _run("churn_training", DEV_TRAINING)  # same data, same seed: no strict gain
     assert mlflow_client.get_model_version_by_alias(MODEL_NAME, "challenger").version == 2
     assert mlflow_client.get_model_version_by_alias(MODEL_NAME, "champion").version == 1
 
-    _registry.configure_mlflow_from_stack()
-    _registry.promote(MODEL_NAME, 2)
+    client.configure_mlflow_from_stack()
+    client.promote_model(MODEL_NAME, 2)
     assert mlflow_client.get_model_version_by_alias(MODEL_NAME, "champion").version == 2
     assert _zenml_production_mlflow_version() == 2
-    assert _registry.rollback(MODEL_NAME) == 1
+    assert client.rollback_model(MODEL_NAME) == 1
     assert mlflow_client.get_model_version_by_alias(MODEL_NAME, "champion").version == 1
     assert _zenml_production_mlflow_version() == 1
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from steps.forecasting._demand import Panel
-from steps.forecasting._global import predict_global
+from retail_mlops.forecasting.demand import Panel
+from retail_mlops.forecasting.global_model import predict_global
 from tests.conftest import PROJECT_ROOT
 from tests.integration.conftest import run_cli, write_config
 
@@ -167,21 +167,21 @@ def test_forecast_file_missing_file(tmp_path: Path) -> None:
 
 def test_the_run_deploys_as_the_demand_service(forecast_run: tuple[Any, Path]) -> None:
     """The deployment's demand half on this run: import its tables, build the Bento, serve, ask."""
-    from steps.serving import _deploy, _process
-    from steps.serving._demand import latest_demand_release
+    from retail_mlops.deploy import deployer, process
+    from steps.client import latest_demand_release
 
     run, _ = forecast_run
     release = latest_demand_release(run=str(run.id)).model_dump(mode="json")
-    tag = _deploy.build_bento("demand", release)
-    dep = _deploy.deploy("demand", tag, _process.free_port(), release)
+    tag = deployer.build_bento("demand", release)
+    dep = deployer.deploy("demand", tag, process.free_port(), release)
     try:
         sku = release["example_sku"]
-        status, body = _process.http("POST", dep.url + "/forecast", {"sku": sku, "horizon": 3})
+        status, body = process.http("POST", dep.url + "/forecast", {"sku": sku, "horizon": 3})
         assert status == 200, body
         forecast = run.steps["forecast_demand"].outputs["demand_forecast"][0].load()
         expected = forecast[forecast["stock_code"] == sku].sort_values("ds").head(3)
         assert [p["yhat"] for p in body["points"]] == pytest.approx(expected["yhat"].tolist())
-        status, body = _process.http(
+        status, body = process.http(
             "POST",
             dep.url + "/inventory",
             {"sku": sku, "lead_time_days": 7, "service_level": 0.95},
@@ -189,12 +189,16 @@ def test_the_run_deploys_as_the_demand_service(forecast_run: tuple[Any, Path]) -
         assert status == 200, body
         assert body["reorder_point"] >= body["safety_stock"] >= 0
     finally:
-        _process.stop_service("demand")
+        process.stop_service("demand")
 
 
 @pytest.mark.integration
 def test_forecast_file_prophet_follows_the_config(tmp_path: Path) -> None:
-    from steps.forecasting._forecast_file import PROPHET_DEFAULTS, forecast_series, prophet_params
+    from retail_mlops.forecasting.forecast_file import (
+        PROPHET_DEFAULTS,
+        forecast_series,
+        prophet_params,
+    )
 
     src = _series_csv(tmp_path / "in.csv", ids=1)
     wide = tmp_path / "wide.yaml"

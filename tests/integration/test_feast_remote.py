@@ -10,7 +10,6 @@ they must equal what A wrote. Neither home holds a registry or a table afterward
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import os
@@ -27,9 +26,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from steps.errors import DataError
-from steps.features import _store
-from steps.features._customer import FEATURE_COLUMNS, customer_feature_snapshots
+from retail_mlops.errors import DataError
+from retail_mlops.features import feast_store
+from retail_mlops.features.customer import FEATURE_COLUMNS, customer_feature_snapshots
 from tests.conftest import PROJECT_ROOT, SUBSET
 from tests.servers import free_port, redis_server
 
@@ -122,21 +121,20 @@ def pod_env(remote: Remote, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for key, value in remote.env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("RETAIL_MLOPS_HOME", str(remote.home_a))
-    _store.feature_store.cache_clear()
+    feast_store.feature_store.cache_clear()
     yield
-    _store.feature_store.cache_clear()
+    feast_store.feature_store.cache_clear()
 
 
 def _restore_definitions() -> None:
-    """Rebuild the definitions for the session's own environment, for the tests after these."""
-    _store.feature_store.cache_clear()
-    importlib.reload(importlib.import_module("feature_repo.definitions"))
+    """Drop the stores built for the remote environment, for the tests after these."""
+    feast_store.feature_store.cache_clear()
 
 
 @pytest.fixture(scope="module")
 def snapshots() -> pd.DataFrame:
-    from steps.ingest._sources import read_source
-    from steps.validate._rules import split_quarantine
+    from retail_mlops.ingest.sources import read_source
+    from retail_mlops.validate.rules import split_quarantine
 
     raw, _ = read_source({"kind": "file", "path": str(SUBSET)})
     clean, _ = split_quarantine(raw)
@@ -152,19 +150,19 @@ def written(remote: Remote, snapshots: pd.DataFrame) -> dict[str, Any]:
         for key, value in remote.env.items():
             mp.setenv(key, value)
         mp.setenv("RETAIL_MLOPS_HOME", str(remote.home_a))
-        _store.feature_store.cache_clear()
-        store = _store.feature_store(str(REMOTE_REPO))
-        _store.apply_definitions(store)
+        feast_store.feature_store.cache_clear()
+        store = feast_store.feature_store(str(REMOTE_REPO))
+        feast_store.apply_definitions(store)
         paths = []
         for cutoffs in (FIRST, SECOND):
             part = snapshots[snapshots[TS].isin(cutoffs)]
-            summary = _store.quality_summary(part, FEATURE_COLUMNS)
-            paths.append(_store.write_offline(part, VIEW, summary))
-        done = _store.materialize(store, [VIEW], END)
+            summary = feast_store.quality_summary(part, FEATURE_COLUMNS)
+            paths.append(feast_store.write_offline(part, VIEW, summary))
+        done = feast_store.materialize(store, [VIEW], END)
         out = {
             "paths": paths,
             "done": done,
-            "summary": _store.previous_summary(VIEW),
+            "summary": feast_store.previous_summary(VIEW),
             "last_summary": summary,
             "registry": store.config.registry.path,
             "online_type": store.config.online_store.type,
@@ -309,7 +307,7 @@ def test_missing_variable_is_one_readable_line(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("FEAST_REGISTRY_PATH")
     monkeypatch.delenv("FEAST_REDIS_CONNECTION")
     with pytest.raises(DataError, match="needs environment variable") as info:
-        _store.feature_store(str(REMOTE_REPO))
+        feast_store.feature_store(str(REMOTE_REPO))
     message = str(info.value)
     assert "\n" not in message
     assert "FEAST_REGISTRY_PATH, FEAST_REDIS_CONNECTION" in message
@@ -321,7 +319,7 @@ def test_remote_registry_without_remote_tables_is_refused(monkeypatch: pytest.Mo
     monkeypatch.delenv("FEAST_OFFLINE_URI")
     try:
         with pytest.raises(DataError, match=r"FEAST_OFFLINE_URI is unset") as info:
-            _store.feature_store(str(REMOTE_REPO))
+            feast_store.feature_store(str(REMOTE_REPO))
         assert "\n" not in str(info.value)
     finally:
         monkeypatch.undo()

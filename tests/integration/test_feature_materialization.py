@@ -27,7 +27,7 @@ def materialization(local_stack: str) -> Any:
 def test_run_completes_with_lineage_and_quality(materialization: Any) -> None:
     from zenml.enums import ExecutionStatus
 
-    from feature_repo.definitions import definition_version
+    from retail_mlops.features.definitions import definition_version
 
     assert materialization.status == ExecutionStatus.COMPLETED
     for step_name in ("write_customer_features", "write_item_features"):
@@ -46,13 +46,13 @@ def test_run_completes_with_lineage_and_quality(materialization: Any) -> None:
 def test_online_store_serves_latest_features(materialization: Any) -> None:
     import pandas as pd
 
-    from steps.features import _store
-    from steps.features._zenml import stack_feature_store
+    from retail_mlops.features import feast_store
+    from steps.client import stack_feature_store
 
-    offline = pd.read_parquet(_store.offline_path("customer_features"))
+    offline = pd.read_parquet(feast_store.offline_path("customer_features"))
     latest = offline.sort_values("event_timestamp").groupby("customer_id").tail(1)
     known = latest.iloc[0]
-    got = _store.online_features(
+    got = feast_store.online_features(
         stack_feature_store(),
         "customer_features",
         [known["customer_id"], "no-such-customer"],
@@ -61,7 +61,7 @@ def test_online_store_serves_latest_features(materialization: Any) -> None:
     assert got["found"].tolist() == [True, False]
     assert got.loc[0, "total_spent"] == pytest.approx(known["total_spent"])
     assert got.loc[1, ["total_spent", "days_since_last_order"]].isna().all()
-    items = _store.online_features(stack_feature_store(), "item_daily_features", ["22423"])
+    items = feast_store.online_features(stack_feature_store(), "item_daily_features", ["22423"])
     assert items["found"].tolist() == [True]
 
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from configs.stacks import STACKS_DIR, load_stack_file
-from steps.errors import DataError
-from steps.paths import PROJECT_ROOT
+from retail_mlops.errors import DataError
+from retail_mlops.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.kubeflow_compile
 

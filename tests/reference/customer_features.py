@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from steps.errors import DataError
-from steps.features._customer import FEATURE_COLUMNS
+from retail_mlops.errors import DataError
+from retail_mlops.features.customer import FEATURE_COLUMNS
 
 
 def orders_from_lines(lines: pd.DataFrame) -> pd.DataFrame:

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from steps.errors import DataError
-from steps.features._calendar import calendar_frame
-from steps.features._item import DEFAULT_LAGS, DEFAULT_WINDOWS, item_feature_columns
+from retail_mlops.errors import DataError
+from retail_mlops.features.calendar import calendar_frame
+from retail_mlops.features.item import DEFAULT_LAGS, DEFAULT_WINDOWS, item_feature_columns
 
 REQUIRED_DAILY_COLUMNS = ("stock_code", "date", "units", "revenue", "price", "is_open")
 

@@ -32,9 +32,10 @@ def churn_registry(local_stack: str) -> dict[str, int]:  # noqa: F811
     """Champion and challenger of churn_classifier, two different versions trained for real."""
     from mlflow import MlflowClient
 
-    from steps.names import CHALLENGER, CHAMPION, MODEL_NAME
-    from steps.registry._registry import alias_version, configure_mlflow_from_stack, promote
-    from steps.serving._models import import_alias
+    from retail_mlops.names import CHALLENGER, CHAMPION, MODEL_NAME
+    from retail_mlops.registry import alias_version
+    from retail_mlops.serving.bento_store import import_alias
+    from steps.client import configure_mlflow_from_stack, promote_model
 
     _run("feature_materialization", "feature_materialization.dev.yaml")
 
@@ -56,7 +57,7 @@ def churn_registry(local_stack: str) -> dict[str, int]:  # noqa: F811
     configure_mlflow_from_stack()
     MlflowClient().set_registered_model_alias(MODEL_NAME, CHALLENGER, str(newest))
     if alias_version(MODEL_NAME, CHAMPION) in (None, newest):
-        promote(MODEL_NAME, versions()[-2])
+        promote_model(MODEL_NAME, versions()[-2])
         configure_mlflow_from_stack()
     for alias in (CHAMPION, CHALLENGER):
         assert import_alias(MODEL_NAME, alias) is not None
@@ -68,9 +69,9 @@ def churn_registry(local_stack: str) -> dict[str, int]:  # noqa: F811
 
 def churn_release_file(folder: Path, name: str = "churn.json", **changes: Any) -> Path:
     """Resolve the churn release from the registry like the pipeline, with config changes."""
-    from steps.features._store import DEFAULT_REPO
-    from steps.serving._models import churn_release
-    from steps.serving._release import ChurnServing, write_release
+    from retail_mlops.features.feast_store import DEFAULT_REPO
+    from retail_mlops.serving.bento_store import churn_release
+    from retail_mlops.serving.release import ChurnServing, write_release
 
     spec = ChurnServing.model_validate({**ChurnServing().model_dump(), **changes})
     return write_release(churn_release(spec, str(DEFAULT_REPO)), folder, name)
@@ -82,18 +83,18 @@ def release_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def start_churn(release: Path, api_key: str | None = None, log_dir: Path | None = None) -> Any:
-    from steps.serving import _process
+    from retail_mlops.deploy import process
 
     env = {"RETAIL_MLOPS_CHURN_RELEASE": str(release)}
     if api_key:
         env["RETAIL_MLOPS_API_KEY"] = api_key
-    return _process.start("churn", CHURN_TARGET, _process.free_port(), env=env)
+    return process.start("churn", CHURN_TARGET, process.free_port(), env=env)
 
 
 @pytest.fixture(scope="module")
 def churn_server(churn_registry: dict[str, int], release_dir: Path) -> Iterator[Any]:
     """A churn service on a free loopback port, champion 50 / challenger 50, no API key."""
-    from steps.serving import _process
+    from retail_mlops.deploy import process
 
     release = churn_release_file(
         release_dir,
@@ -105,8 +106,8 @@ def churn_server(churn_registry: dict[str, int], release_dir: Path) -> Iterator[
     )
     dep = start_churn(release)
     yield dep
-    _process.stop(dep)
-    assert not any(_process.alive(p) for p in dep.pids), "a server process survived stop()"
+    process.stop(dep)
+    assert not any(process.alive(p) for p in dep.pids), "a server process survived stop()"
 
 
 def feature_row(customer_id: str, release: dict[str, Any], value: float = 1.0) -> dict[str, Any]:

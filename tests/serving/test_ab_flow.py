@@ -22,12 +22,16 @@ AS_OF = "2011-06-01"
 
 
 def test_ab_report_joins_served_predictions_with_real_outcomes(churn_server: Any) -> None:
-    from steps.features._customer import FEATURE_COLUMNS, churn_labels, customer_feature_snapshots
-    from steps.ingest._sources import read_source
-    from steps.serving._http import predictions_dir
-    from steps.serving._predlog import read_log
-    from steps.serving._process import http
-    from steps.validate._rules import split_quarantine
+    from retail_mlops.deploy.process import http
+    from retail_mlops.features.customer import (
+        FEATURE_COLUMNS,
+        churn_labels,
+        customer_feature_snapshots,
+    )
+    from retail_mlops.ingest.sources import read_source
+    from retail_mlops.serving.predlog import read_log
+    from retail_mlops.serving.runtime import predictions_dir
+    from retail_mlops.validate.rules import split_quarantine
 
     raw, _ = read_source({"kind": "file", "path": str(SUBSET)})
     clean, _ = split_quarantine(raw)
@@ -58,7 +62,7 @@ def test_ab_report_joins_served_predictions_with_real_outcomes(churn_server: Any
     assert (pd.to_datetime(mine["as_of"]) == pd.Timestamp(AS_OF)).all()
 
     # the report's churn rate per variant is what those customers really did afterwards
-    from steps.serving._ab import ab_report
+    from retail_mlops.monitoring.ab import ab_report
 
     report = ab_report(mine, clean)
     assert report.counts.mature == len(rows)

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.integration]
 
 
 def _post(dep: Any, path: str, body: Any, **kw: Any) -> tuple[int, Any]:
-    from steps.serving._process import http
+    from retail_mlops.deploy.process import http
 
     return http("POST", dep.url + path, body, **kw)
 
@@ -37,7 +37,7 @@ def release(churn_server: Any, release_dir: Path) -> dict[str, Any]:
 def test_predict_names_variant_and_version_and_matches_the_booster(
     churn_server: Any, release: dict[str, Any], churn_registry: dict[str, int]
 ) -> None:
-    from steps.serving._models import load_booster
+    from retail_mlops.serving.bento_store import load_booster
 
     rows = [feature_row(str(12000 + i), release, value=float(i % 7)) for i in range(40)]
     status, body = _post(churn_server, "/predict", {"rows": rows})
@@ -67,7 +67,7 @@ def test_assignment_is_sticky_and_follows_the_weights(
 def test_predict_customer_uses_online_features_and_404s_unknown_ids(churn_server: Any) -> None:
     import pandas as pd
 
-    from steps.features._store import offline_path
+    from retail_mlops.features.feast_store import offline_path
 
     known = pd.read_parquet(offline_path("customer_features"), columns=["customer_id"])
     ids = [str(c) for c in known["customer_id"].drop_duplicates().head(3)]
@@ -102,7 +102,7 @@ def test_bad_bodies_get_400_naming_the_field(churn_server: Any, body: Any, field
 def test_wrong_types_nan_extra_fields_and_oversized_batches_get_400(
     churn_server: Any, release: dict[str, Any]
 ) -> None:
-    from steps.serving._process import http
+    from retail_mlops.deploy.process import http
 
     row = feature_row("1", release)
     cases = {
@@ -135,7 +135,7 @@ def test_wrong_types_nan_extra_fields_and_oversized_batches_get_400(
 
 
 def test_health_metrics_and_docs(churn_server: Any) -> None:
-    from steps.serving._process import http
+    from retail_mlops.deploy.process import http
 
     for path in ("/healthz", "/readyz", "/livez"):
         assert http("GET", churn_server.url + path)[0] == 200
@@ -152,8 +152,8 @@ def test_health_metrics_and_docs(churn_server: Any) -> None:
 def test_predictions_are_logged_with_variant_version_and_request_id(
     churn_server: Any, release: dict[str, Any]
 ) -> None:
-    from steps.serving._http import predictions_dir
-    from steps.serving._predlog import read_log
+    from retail_mlops.serving.predlog import read_log
+    from retail_mlops.serving.runtime import predictions_dir
 
     status, body = _post(churn_server, "/predict", {"rows": [feature_row("logged-1", release)]})
     assert status == 200
@@ -174,9 +174,9 @@ def test_predictions_are_logged_with_variant_version_and_request_id(
 def test_api_key_guards_everything_but_health_and_reload_switches_to_shadow(
     churn_registry: dict[str, int], release_dir: Path
 ) -> None:
-    from steps.serving import _process
-    from steps.serving._http import predictions_dir
-    from steps.serving._predlog import read_log
+    from retail_mlops.deploy import process
+    from retail_mlops.serving.predlog import read_log
+    from retail_mlops.serving.runtime import predictions_dir
 
     path = churn_release_file(release_dir, "keyed.json")
     dep = start_churn(path, api_key=API_KEY)
@@ -185,8 +185,8 @@ def test_api_key_guards_everything_but_health_and_reload_switches_to_shadow(
         body = {"rows": [feature_row("k1", release)]}
         assert _post(dep, "/predict", body)[0] == 401
         assert _post(dep, "/predict", body, headers={"x-api-key": "wrong"})[0] == 401
-        assert _process.http("GET", dep.url + "/metrics")[0] == 401
-        assert _process.http("GET", dep.url + "/readyz")[0] == 200
+        assert process.http("GET", dep.url + "/metrics")[0] == 401
+        assert process.http("GET", dep.url + "/readyz")[0] == 200
         ok = {"x-api-key": API_KEY}
         assert _post(dep, "/predict", body, headers=ok)[0] == 200
         assert (
@@ -214,7 +214,7 @@ def test_api_key_guards_everything_but_health_and_reload_switches_to_shadow(
             (("champion", True), 50),
         ]
     finally:
-        _process.stop(dep)
+        process.stop(dep)
 
 
 def test_admin_reload_is_refused_without_a_configured_key(churn_server: Any) -> None:

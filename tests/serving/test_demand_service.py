@@ -21,13 +21,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from steps.errors import DataError
-from steps.forecasting._backtest import BacktestSpec, attach_actuals, choose_models, final_forecast
-from steps.forecasting._calendar import OpenCalendar
-from steps.forecasting._demand import Panel, daily_demand, sales_lines
-from steps.forecasting._intervals import residual_quantiles
-from steps.forecasting._naive import seasonal_naive
-from steps.inventory._policy import (
+from retail_mlops.deploy import process
+from retail_mlops.errors import DataError
+from retail_mlops.forecasting.backtest import (
+    BacktestSpec,
+    attach_actuals,
+    choose_models,
+    final_forecast,
+)
+from retail_mlops.forecasting.calendar import OpenCalendar
+from retail_mlops.forecasting.demand import Panel, daily_demand, sales_lines
+from retail_mlops.forecasting.intervals import residual_quantiles
+from retail_mlops.forecasting.naive import seasonal_naive
+from retail_mlops.inventory.policy import (
     PolicyParams,
     eoq,
     policy_inputs,
@@ -37,20 +43,18 @@ from steps.inventory._policy import (
     unit_costs,
     z_value,
 )
-from steps.serving import _models, _process  # noqa: F401  (_models: BENTOML_HOME first)
-from steps.serving._demand import (
+from retail_mlops.serving.demand import (
     MODEL_NAME,
     DemandRelease,
     ItemInputs,
     PolicyDefaults,
     import_demand_tables,
     item_policy,
-    latest_demand_release,
     load_demand_tables,
     model_version,
     policy_defaults,
 )
-from steps.serving._release import release_env, write_release
+from retail_mlops.serving.release import release_env, write_release
 from tests.conftest import PROJECT_ROOT
 
 TOP_ITEMS = PROJECT_ROOT / "tests" / "data" / "online_retail_top_items.csv.gz"
@@ -88,7 +92,7 @@ def _long(panel: Panel, yhat: np.ndarray, targets: pd.DatetimeIndex, **cols: Any
 @pytest.fixture(scope="module")
 def tables() -> tuple[pd.DataFrame, pd.DataFrame]:
     """(demand_forecast, inventory_recommendations) of the top items, as the pipeline makes them."""
-    from steps.ingest._sources import read_source
+    from retail_mlops.ingest.sources import read_source
 
     raw, _ = read_source({"kind": "file", "path": str(TOP_ITEMS)})
     sales, _ = sales_lines(raw)
@@ -238,6 +242,7 @@ def test_item_policy_equals_recommend(tables: tuple[pd.DataFrame, pd.DataFrame])
 
 @pytest.mark.integration
 def test_without_a_forecasting_run_the_error_says_what_to_run() -> None:
+    from steps.client import latest_demand_release
     from steps.serving.import_demand_tables import import_demand_tables as step
 
     # A pipeline name no test runs: this session may hold real demand_forecasting runs.
@@ -255,11 +260,11 @@ def server(release: DemandRelease, tmp_path_factory: pytest.TempPathFactory) -> 
     """`bentoml serve` of the service on the module's release, with an API key set."""
     path = write_release(release, tmp_path_factory.mktemp("demand"), "demand_release.json")
     env = {release_env("demand"): str(path), "RETAIL_MLOPS_API_KEY": API_KEY}
-    dep = _process.start("demand", TARGET, _process.free_port(), env=env)
+    dep = process.start("demand", TARGET, process.free_port(), env=env)
     try:
         yield dep.url
     finally:
-        _process.stop(dep)
+        process.stop(dep)
 
 
 KEY = {"x-api-key": API_KEY}
@@ -267,7 +272,7 @@ JSON = "application/json"
 
 
 def _post(url: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    return _process.http("POST", url, body, headers=KEY if headers is None else headers)
+    return process.http("POST", url, body, headers=KEY if headers is None else headers)
 
 
 def _post_raw(url: str, data: bytes, content_type: str = JSON) -> tuple[int, str]:
@@ -500,9 +505,9 @@ def test_json_with_a_charset_is_json(server: str, release: DemandRelease) -> Non
 @pytest.mark.integration
 def test_probes_and_metrics(server: str, release: DemandRelease) -> None:
     for probe in ("/healthz", "/readyz", "/livez"):
-        assert _process.http("GET", server + probe)[0] == 200  # open without the key
+        assert process.http("GET", server + probe)[0] == 200  # open without the key
     _post(f"{server}/forecast", {"sku": release.example_sku, "horizon": 1})
-    status, text = _process.http("GET", f"{server}/metrics", headers=KEY)
+    status, text = process.http("GET", f"{server}/metrics", headers=KEY)
     assert status == 200
     assert 'demand_requests_total{endpoint="forecast",outcome="ok"}' in str(text)
 
@@ -519,8 +524,8 @@ def test_requests_without_the_key_are_401(
     body = {"sku": release.example_sku, "horizon": 1}
     assert _post(f"{server}/forecast", body, headers)[0] == 401
     assert _post(f"{server}/inventory", {**GOOD_INVENTORY}, headers)[0] == 401
-    assert _process.http("GET", f"{server}/metrics", headers=headers)[0] == 401
-    assert _process.http("GET", f"{server}/healthz", headers=headers)[0] == 200
+    assert process.http("GET", f"{server}/metrics", headers=headers)[0] == 401
+    assert process.http("GET", f"{server}/healthz", headers=headers)[0] == 200
 
 
 @pytest.mark.integration

@@ -25,7 +25,7 @@ def fuzz(
     base_url: str, headers: dict[str, str] | None = None, max_examples: int = MAX_EXAMPLES
 ) -> list[str]:
     """Run every operation of the server's OpenAPI; returns the operations exercised."""
-    from steps.serving._process import http
+    from retail_mlops.deploy.process import http
 
     status, spec = http("GET", base_url + "/docs.json", headers=headers)
     assert status == 200, spec

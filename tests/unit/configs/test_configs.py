@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from configs.schema import PIPELINE_PARAMS, validate_config, validate_config_file
-from steps.errors import DataError
+from retail_mlops.errors import DataError
 from tests.conftest import PROJECT_ROOT
 
 CONFIGS = sorted((PROJECT_ROOT / "configs").glob("*.yaml"))

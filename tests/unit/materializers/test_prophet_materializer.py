@@ -15,7 +15,7 @@ import pytest
 def models() -> object:
     from prophet.serialize import model_to_json
 
-    from steps.forecasting._prophet import ProphetModels, ProphetParams, fit_predict
+    from retail_mlops.forecasting.prophet import ProphetModels, ProphetParams, fit_predict
 
     ds = pd.date_range("2011-01-01", periods=120)
     y = 10 + 3 * (ds.dayofweek == 0) + np.random.default_rng(0).normal(0, 1, len(ds))
@@ -29,7 +29,7 @@ def test_roundtrip_predicts_identically(models: object, tmp_path: Path) -> None:
     from zenml.client import Client
 
     from materializers import ProphetModelsMaterializer
-    from steps.forecasting._prophet import ProphetModels
+    from retail_mlops.forecasting.prophet import ProphetModels
 
     root = Client().active_stack.artifact_store.path
     uri = os.path.join(root, "prophet-materializer-test", tmp_path.name)

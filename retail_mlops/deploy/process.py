@@ -1,0 +1,280 @@
+"""Supervise `bentoml serve` processes: start, wait until ready, record, stop, replace.
+
+`bentoml serve` is an arbiter whose workers run in their own process groups; killing the
+arbiter hard orphans a worker that keeps the port. So a service starts in its own session,
+its process tree is recorded, and stopping sends SIGTERM to the arbiter, waits, then kills
+whatever of the recorded tree survives. The record (<state>/serving/deployments.json) is
+what `run.py deployments` lists and what a rollback goes back to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from retail_mlops.errors import DataError
+from retail_mlops.paths import PROJECT_ROOT, state_dir
+
+HISTORY = 10  # deployments kept per service for rollback
+
+
+@dataclass
+class Deployment:
+    """A running (or once running) service."""
+
+    service: str
+    target: str  # a Bento tag, or an import path served from the project
+    host: str
+    port: int
+    pid: int
+    pids: list[int] = field(default_factory=list)  # the whole tree at start
+    started_at: float = 0.0
+    log: str = ""
+    models: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """The service's base URL."""
+        return f"http://{self.host}:{self.port}"
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (for tests and benchmarks)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True if something accepts connections on host:port."""
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def http(
+    method: str,
+    url: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10,
+) -> tuple[int, Any]:
+    """A small JSON HTTP call; returns (status, parsed body or text)."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("content-type", "application/json")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def _tail(path: Path, n: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def _tree(pid: int) -> list[int]:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return [pid] + [c.pid for c in proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a server process from the project root, output to `log`.
+
+    Its own session, so a Ctrl-C meant for us does not reach it half-way through a stop.
+    """
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            cmd,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def start(
+    service: str,
+    target: str,
+    port: int,
+    host: str = "127.0.0.1",
+    env: dict[str, str] | None = None,
+    timeout_s: float = 180.0,
+    log_path: Path | None = None,
+) -> Deployment:
+    """Start `bentoml serve TARGET` in its own session and wait for /readyz.
+
+    Raises:
+        DataError: If the port is taken, or the server exits or is not ready in time (with the
+            end of its log, and the process tree stopped).
+    """
+    if port_in_use(host, port):
+        raise DataError(f"port {port} on {host} is already in use: stop what runs there first")
+    logs = state_dir() / "serving" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = log_path or logs / f"{service}-{port}-{int(time.time())}.log"
+    bentoml_bin = Path(sys.executable).with_name("bentoml")
+    cmd = [str(bentoml_bin), "serve", target, "--host", host, "--port", str(port)]
+    full_env = {**os.environ, "RETAIL_MLOPS_HOME": str(state_dir()), **(env or {})}
+    # the bentoml CLI reads its home before it imports the service: set it for the child
+    full_env.setdefault("BENTOML_HOME", str(state_dir() / "bentoml"))
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(PROJECT_ROOT), full_env.get("PYTHONPATH", "")) if p
+    )
+    proc = spawn(cmd, full_env, log)
+    dep = Deployment(service, target, host, port, proc.pid, [], time.time(), str(log))
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise DataError(
+                f"{service} service exited with code {proc.returncode} while starting; "
+                f"end of {log}:\n{_tail(log)}"
+            )
+        dep.pids = sorted(set(dep.pids) | set(_tree(proc.pid)))
+        try:
+            status, _ = http("GET", f"{dep.url}/readyz", timeout=2)
+            if status == 200:
+                dep.pids = sorted(set(dep.pids) | set(_tree(proc.pid)))
+                return dep
+        except OSError:
+            pass
+        time.sleep(0.5)
+    stop(dep)
+    raise DataError(
+        f"{service} service not ready after {timeout_s:.0f} s; end of {log}:\n{_tail(log)}"
+    )
+
+
+def alive(pid: int) -> bool:
+    """True if the process exists and is not a zombie."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def stop(dep: Deployment, grace_s: float = 20.0) -> None:
+    """SIGTERM the arbiter, wait, then SIGKILL whatever of its recorded tree is left."""
+    pids = sorted(set(dep.pids) | set(_tree(dep.pid)))
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(dep.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        _reap(dep.pid)
+        time.sleep(0.2)
+    for p in pids:
+        if alive(p):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, signal.SIGKILL)
+    _reap(dep.pid)
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+# --- the record of deployments ---------------------------------------------------------------
+
+
+def _record_path() -> Path:
+    return state_dir() / "serving" / "deployments.json"
+
+
+def _load() -> dict[str, list[dict[str, Any]]]:
+    path = _record_path()
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _save(data: dict[str, list[dict[str, Any]]]) -> None:
+    path = _record_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".deployments.")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=1)
+    os.replace(tmp, path)
+
+
+def history(service: str) -> list[Deployment]:
+    """Deployments of a service, newest first."""
+    return [Deployment(**d) for d in _load().get(service, [])]
+
+
+def current(service: str) -> Deployment | None:
+    """The newest recorded deployment of a service, if its arbiter is still alive."""
+    deps = history(service)
+    return deps[0] if deps and alive(deps[0].pid) else None
+
+
+def record(dep: Deployment) -> None:
+    """Make `dep` the service's current deployment, keeping the last few as history."""
+    data = _load()
+    data[dep.service] = [asdict(dep), *data.get(dep.service, [])[: HISTORY - 1]]
+    _save(data)
+
+
+def statuses() -> list[dict[str, Any]]:
+    """What runs now, per service: target, URL, PID, and whether /readyz answers."""
+    out = []
+    for service, deps in sorted(_load().items()):
+        if not deps:
+            continue
+        dep = Deployment(**deps[0])
+        running = alive(dep.pid)
+        ready = False
+        if running:
+            try:
+                ready = http("GET", f"{dep.url}/readyz", timeout=2)[0] == 200
+            except OSError:
+                ready = False
+        out.append(
+            {
+                "service": service,
+                "target": dep.target,
+                "url": dep.url,
+                "pid": dep.pid,
+                "state": "ready" if ready else ("starting" if running else "stopped"),
+                "models": dep.models,
+                "started_at": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(dep.started_at)),
+            }
+        )
+    return out
+
+
+def stop_service(service: str) -> Deployment | None:
+    """Stop the running deployment of a service (the record stays, for rollback)."""
+    dep = current(service)
+    if dep is not None:
+        stop(dep)
+    return dep

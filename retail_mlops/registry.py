@@ -1,0 +1,92 @@
+"""Champion/challenger bookkeeping in the MLflow registry (aliases and a champion history).
+
+MLflow 3 uses aliases, not stages: the newest version is `challenger`, the serving version is
+`champion`. ZenML's Model Control Plane keeps its own versions; `steps.client.promote_model`
+moves both (this module is MLflow only, so it imports without ZenML).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from retail_mlops.errors import DataError
+from retail_mlops.names import CHALLENGER, CHAMPION
+
+HISTORY_TAG = "champion_history"  # comma-separated MLflow versions, oldest first
+MLFLOW_VERSION_KEY = "mlflow_version"
+
+
+def _client() -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient()
+
+
+def register(model_uri: str, name: str, tags: dict[str, str] | None = None) -> int:
+    """Register a logged model as a new version and make it the challenger."""
+    import mlflow
+
+    mv = mlflow.register_model(model_uri, name, tags=tags or {})
+    version = int(mv.version)
+    _client().set_registered_model_alias(name, CHALLENGER, str(version))
+    return version
+
+
+def alias_version(name: str, alias: str) -> int | None:
+    """The version an alias points to, or None if unset (or no such model)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return int(_client().get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def champion_history(name: str) -> list[int]:
+    """Versions that have been champion, oldest first."""
+    raw = _client().get_registered_model(name).tags.get(HISTORY_TAG, "")
+    return [int(v) for v in raw.split(",") if v]
+
+
+def _check_version(name: str, version: int) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        _client().get_model_version(name, str(version))
+    except MlflowException as exc:
+        raise DataError(f"model {name!r} has no version {version}") from exc
+
+
+def _set_champion(name: str, version: int, history: list[int]) -> None:
+    client = _client()
+    client.set_registered_model_alias(name, CHAMPION, str(version))
+    client.set_registered_model_tag(name, HISTORY_TAG, ",".join(str(v) for v in history))
+
+
+def promote(name: str, version: int) -> int:
+    """Make `version` the champion in MLflow; return the previous one (0 if none).
+
+    Raises:
+        DataError: If the version does not exist.
+    """
+    _check_version(name, version)
+    previous = alias_version(name, CHAMPION)
+    history = champion_history(name)
+    if not history or history[-1] != version:
+        history.append(version)
+    _set_champion(name, version, history)
+    return previous or 0
+
+
+def rollback(name: str) -> int:
+    """Move `champion` back to the version that held it before; return that version.
+
+    Raises:
+        DataError: If there is no earlier champion to go back to.
+    """
+    history = champion_history(name)
+    if len(history) < 2:
+        raise DataError(f"model {name!r} has no earlier champion to roll back to")
+    history.pop()
+    _set_champion(name, history[-1], history)
+    return history[-1]
