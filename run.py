@@ -17,6 +17,8 @@ import logging  # noqa: E402
 
 import click  # noqa: E402
 
+from retail_mlops.deploy.services import SERVICE_NAMES  # noqa: E402
+
 PIPELINES = {
     "feature_materialization": "pipelines.feature_materialization",
     "churn_training": "pipelines.churn_training",
@@ -48,26 +50,34 @@ Examples:
 """
 
 
-def _user_error(exc: BaseException) -> str | None:
-    """The one-line message of a user mistake anywhere in the exception chain, if any."""
-    from retail_mlops.errors import DataError
+def _known_error(exc: BaseException) -> tuple[str, int] | None:
+    """The one-line report and exit code of a known fault anywhere in the exception chain.
+
+    A user's mistake (DataError, a missing file) prints as `error: ...` and exits 2; a fault of
+    the environment (InfraError: a port in use, a missing stack component or variable) prints
+    as `environment error: ...` and exits 3, so neither reads as the other.
+    """
+    from retail_mlops.errors import DataError, InfraError
 
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
+        if isinstance(cur, InfraError):
+            return f"environment error: {cur}", 3
         if isinstance(cur, DataError | FileNotFoundError):
-            return str(cur)
+            return f"error: {cur}", 2
         cur = cur.__cause__ or cur.__context__
     return None
 
 
 USER_ERRORS = ("retail_mlops.errors.DataError", "FileNotFoundError")
+INFRA_ERRORS = ("retail_mlops.errors.InfraError",)
 GATE_PREFIX = "drift gate failed"
 
 
-def _failed_step_message(pipeline_name: str) -> str | None:
-    """The user-facing message of the failed step in the pipeline's latest run, if any.
+def _failed_step_message(pipeline_name: str) -> tuple[str, int] | None:
+    """The report and exit code of the failed step in the pipeline's latest run, if known.
 
     ZenML raises a generic "Pipeline run has failed" from the orchestrator; the step's own
     exception is kept on the step run, which is where a user mistake's message lives.
@@ -84,8 +94,10 @@ def _failed_step_message(pipeline_name: str) -> str | None:
             continue
         source = info.source or ""
         message = info.message or info.traceback.strip().splitlines()[-1].split(": ", 1)[-1]
+        if source.endswith(INFRA_ERRORS):
+            return f"environment error: {step_name}: {message}", 3
         if source.endswith(USER_ERRORS) or message.startswith(GATE_PREFIX):
-            return f"{step_name}: {message}"
+            return f"error: {step_name}: {message}", 2
     return None
 
 
@@ -95,7 +107,7 @@ class _HideUserErrorTracebacks(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
-            if _user_error(exc) or str(exc).startswith(GATE_PREFIX):
+            if _known_error(exc) or str(exc).startswith(GATE_PREFIX):
                 record.exc_info = None
                 record.exc_text = None
         return True
@@ -107,14 +119,68 @@ def _install_log_filter() -> None:
             handler.addFilter(_HideUserErrorTracebacks())
 
 
+# Top-level packages of this project: warnings raised from their code stay visible.
+OWN_PACKAGES = ("retail_mlops", "steps", "pipelines", "materializers", "bentos", "configs")
+QUIET_WARNINGS = (DeprecationWarning, FutureWarning, UserWarning)
+
+
+def _is_own_file(filename: str) -> bool:
+    try:
+        rel = Path(filename).resolve().relative_to(ROOT)
+    except (OSError, ValueError):
+        return False
+    return rel.parts[0] in OWN_PACKAGES or rel == Path("run.py")
+
+
+def _install_warning_filters() -> None:
+    """Hide deprecation, future and user warnings raised in third-party code; keep our own.
+
+    Libraries warn about each other (pydantic, pathspec, bentoml, ...) in pages that a user of
+    this CLI cannot act on. Three layers, because libraries change the filters themselves:
+
+    - filters on the warning's module: everything outside this project's packages;
+    - a guard in front of the display, for the libraries that insert broader filters when
+      imported (feast: `simplefilter("once", DeprecationWarning)`), which shadow the ones
+      above. Logging's capture of warnings, which ZenML turns on at import, starts first, so
+      ZenML's call finds it on and leaves the guard in place;
+    - PYTHONWARNINGS for the processes started from here (`bentoml serve`), unless already
+      set: it can only name exact modules, so there these categories are ignored wholesale.
+
+    Only the CLI entry point calls this: tests keep seeing every warning.
+    """
+    import warnings
+
+    own = "|".join((*OWN_PACKAGES, "run", "__main__"))
+    for category in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", category=category, module=rf"(?!(?:{own})(?:\.|$))")
+    os.environ.setdefault(
+        "PYTHONWARNINGS", ",".join(f"ignore::{c.__name__}" for c in QUIET_WARNINGS)
+    )
+    logging.captureWarnings(True)
+    show = warnings.showwarning
+
+    def guard(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
+        if not (issubclass(category, QUIET_WARNINGS) and not _is_own_file(filename)):
+            show(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = guard
+
+
 def _fail(exc: BaseException, pipeline_name: str | None = None) -> None:
-    msg = _user_error(exc)
-    if msg is None and pipeline_name and str(exc).startswith("Pipeline run has failed"):
-        msg = _failed_step_message(pipeline_name)
-    if msg is None:
+    known = _known_error(exc)
+    if known is None and pipeline_name and str(exc).startswith("Pipeline run has failed"):
+        known = _failed_step_message(pipeline_name)
+    if known is None:
         raise exc
-    click.echo(f"error: {msg}", err=True)
-    sys.exit(2)
+    click.echo(known[0], err=True)
+    sys.exit(known[1])
 
 
 def _ensure_stack() -> None:
@@ -138,7 +204,7 @@ def run_pipeline(name: str, config: str | None, no_cache: bool) -> Any:
     """Run one pipeline with its YAML config; returns the pipeline run."""
     import importlib
 
-    from configs.schema import validate_config_file
+    from configs.schema import run_config, validate_config_file
     from retail_mlops.ingest.sources import preflight
 
     config_path = Path(config) if config else ROOT / "configs" / f"{name}.yaml"
@@ -149,10 +215,11 @@ def run_pipeline(name: str, config: str | None, no_cache: bool) -> Any:
     _install_log_filter()
     module = importlib.import_module(PIPELINES[name])
     pipe = getattr(module, name)
-    options: dict[str, Any] = {"config_path": str(config_path)}
-    if no_cache:
-        options["enable_cache"] = False
-    return pipe.with_options(**options)()
+    with run_config(config_path, name) as path:
+        options: dict[str, Any] = {"config_path": str(path)}
+        if no_cache:
+            options["enable_cache"] = False
+        return pipe.with_options(**options)()
 
 
 @click.group(
@@ -320,8 +387,8 @@ def forecast_file(
         forecast_series,
         prophet_params,
         read_series_file,
-        write_csv_atomic,
     )
+    from retail_mlops.io import write_csv_atomic
 
     try:
         prophet = prophet_params(Path(config) if config else None)
@@ -355,16 +422,17 @@ def stack_register(name: str, no_activate: bool) -> None:
 
 
 def _deployment_params(config: str | None) -> dict[str, Any]:
-    from configs.schema import validate_config_file
+    from configs.schema import DeploymentParams, validate_config_file
 
     path = Path(config) if config else ROOT / "configs" / "deployment.yaml"
-    return dict(validate_config_file(path, "deployment")["parameters"])
+    raw = validate_config_file(path, "deployment")["parameters"]
+    return DeploymentParams(**raw).model_dump(mode="json")  # with every default filled in
 
 
 @cli.command(help="Build the Bentos for the current models and (re)start the local services.")
 @click.option("--config", type=click.Path(dir_okay=False), default=None)
 @click.option("--rollback", "do_rollback", is_flag=True, help="Serve the previous Bento again.")
-@click.option("--service", type=click.Choice(["churn", "demand"]), default=None)
+@click.option("--service", type=click.Choice(SERVICE_NAMES), default=None)
 def deployment(config: str | None, do_rollback: bool, service: str | None) -> None:
     """Run the deployment pipeline, or roll a service back to its previous Bento."""
     try:
@@ -382,7 +450,9 @@ def deployment(config: str | None, do_rollback: bool, service: str | None) -> No
 
             import yaml
 
-            raw = yaml.safe_load(Path(config or ROOT / "configs" / "deployment.yaml").read_text())
+            from configs.schema import load_config
+
+            raw = load_config(Path(config or ROOT / "configs" / "deployment.yaml"))
             raw["parameters"]["services"] = services
             with tempfile.TemporaryDirectory() as tmp:
                 one = Path(tmp) / "deployment.yaml"
@@ -420,7 +490,7 @@ def deployments() -> None:
 
 
 @cli.command(help="Stop a local service (or all); the record stays for rollback.")
-@click.argument("service", required=False, type=click.Choice(["churn", "demand"]))
+@click.argument("service", required=False, type=click.Choice(SERVICE_NAMES))
 def undeploy(service: str | None) -> None:
     """Stop services started by `deployment`."""
     from retail_mlops.deploy.process import stop_service
@@ -431,13 +501,14 @@ def undeploy(service: str | None) -> None:
 
 
 @cli.command(help="Serve churn or demand in the foreground from the current registry aliases.")
-@click.argument("service", type=click.Choice(["churn", "demand"]))
+@click.argument("service", type=click.Choice(SERVICE_NAMES))
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Default: config.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--config", type=click.Path(dir_okay=False), default=None)
 def serve(service: str, port: int | None, host: str, config: str | None) -> None:
     """Resolve the release like the deployment pipeline, then exec `bentoml serve`."""
-    from retail_mlops.deploy import deployer
+    from retail_mlops.deploy import process
+    from retail_mlops.deploy.services import SERVICES
     from retail_mlops.paths import state_dir
     from retail_mlops.serving.release import release_env, write_release
 
@@ -450,17 +521,11 @@ def serve(service: str, port: int | None, host: str, config: str | None) -> None
         _fail(exc)
         return
     port = port or int(params[service]["port"])
-    bentoml_bin = str(Path(sys.executable).with_name("bentoml"))
-    env = {
-        **os.environ,
-        release_env(service): str(path),
-        "RETAIL_MLOPS_HOME": str(state_dir()),
-        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
-    }
-    target = deployer.IMPORT_PATHS[service]
+    cmd = process.serve_command(SERVICES[service].target, host, port)
+    env = process.service_env({release_env(service): str(path)})
     click.echo(f"serving {service} ({path}) at http://{host}:{port}; Ctrl-C stops it", err=True)
     os.chdir(ROOT)
-    os.execve(bentoml_bin, [bentoml_bin, "serve", target, "--host", host, "--port", str(port)], env)
+    os.execve(cmd[0], cmd, env)
 
 
 @cli.command(name="ab-report", help="Per-variant churn results once outcomes are known.")
@@ -509,4 +574,5 @@ def _resolve_release(service: str, params: dict[str, Any]) -> Any:
 
 
 if __name__ == "__main__":
+    _install_warning_filters()
     cli()

@@ -33,7 +33,7 @@ def direct_run(config: dict, tracking_uri: str) -> float:
     import pandas as pd
 
     from retail_mlops.churn.metrics import classification_metrics
-    from retail_mlops.churn.model import LABEL, RecencyBaseline, XGBParams, fit_xgb, predict_churn
+    from retail_mlops.churn.model import LABEL, RecencyBaseline, TrainParams, fit_xgb, predict_churn
     from retail_mlops.churn.tracking import log_churn_model
     from retail_mlops.features import feast_store
     from retail_mlops.features.customer import (
@@ -75,7 +75,7 @@ def direct_run(config: dict, tracking_uri: str) -> float:
         data, params["test_cutoff"], steps["split_churn_dataset"]["parameters"]["n_valid_cutoffs"]
     )
     features = list(FEATURE_COLUMNS)
-    xp = XGBParams(**steps["train_churn_model"]["parameters"])
+    xp = TrainParams(**steps["train_churn_model"]["parameters"])
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment("churn_training")
     with mlflow.start_run():
@@ -98,15 +98,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    import yaml
-
+    from configs.schema import load_config
     from configs.stacks import register_stack
     from run import run_pipeline
     from steps.client import configure_mlflow_from_stack
 
     register_stack("local")
     cfg_path = ROOT / "configs" / f"churn_training{'.dev' if args.dev else ''}.yaml"
-    config = yaml.safe_load(cfg_path.read_text())
+    config = load_config(cfg_path)
     tracking_uri = configure_mlflow_from_stack()
     # warm both paths once (imports, data cache, MLflow tables) before timing
     run_pipeline("churn_training", str(cfg_path), no_cache=True)

@@ -26,7 +26,6 @@ figures. State (MLflow store, BentoML store, logs) goes to a temporary folder.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -52,10 +51,12 @@ os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_HOME / 'mlflow.db'}"
 os.environ["BENTOML_HOME"] = str(_HOME / "state" / "bentoml")
 os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
 
+from retail_mlops.deploy.services import SERVICES  # noqa: E402  (after the state folder is set)
+
 HOST = "127.0.0.1"
 WORKERS = 1
 FULL_DATA_ROWS = 10_000  # request pool cap on the full data: the wrk script holds every body
-SERVICE_TARGET = "bentos.churn_service.service:ChurnService"
+SERVICE_TARGET = SERVICES["churn"].target
 WARMUP_S = 3
 IDLE_PROBE_S = 3
 
@@ -78,10 +79,10 @@ def train_and_register(full: bool) -> tuple[int, Any, list[str]]:
     """
     import mlflow
     import pandas as pd
-    import yaml
     from mlflow import MlflowClient
 
-    from retail_mlops.churn.model import XGBParams, fit_xgb, split_by_time
+    from configs.schema import load_config
+    from retail_mlops.churn.model import TrainParams, fit_xgb, split_by_time
     from retail_mlops.churn.tracking import log_churn_model
     from retail_mlops.features.customer import (
         FEATURE_COLUMNS,
@@ -94,7 +95,7 @@ def train_and_register(full: bool) -> tuple[int, Any, list[str]]:
     from retail_mlops.validate.rules import split_quarantine
 
     cfg_path = ROOT / "configs" / f"churn_training{'' if full else '.dev'}.yaml"
-    config = yaml.safe_load(cfg_path.read_text())
+    config = load_config(cfg_path)
     params, steps = config["parameters"], config["steps"]
     raw, _lineage = read_source(params["source"])
     clean, _quarantine = split_quarantine(raw)
@@ -115,7 +116,7 @@ def train_and_register(full: bool) -> tuple[int, Any, list[str]]:
     # an explicit artifact root: the default one is relative to the working directory
     mlflow.create_experiment("bench_serving", artifact_location=(_HOME / "mlartifacts").as_uri())
     mlflow.set_experiment("bench_serving")
-    xp = XGBParams(**steps["train_churn_model"]["parameters"])
+    xp = TrainParams(**steps["train_churn_model"]["parameters"])
     with mlflow.start_run():
         model = fit_xgb(train, valid, features, xp)
         model_uri = log_churn_model(model, train, valid, xp, features)
@@ -139,34 +140,16 @@ def request_rows(data: Any, features: list[str], n: int | None, full: bool) -> l
 
 
 def spawn(name: str, cmd: list[str], port: int, probe: str, log: Path) -> Any:
-    """Start a non-BentoML server in its own session and wait until `probe` answers 200.
+    """Start a non-BentoML server with the services' launcher; wait until `probe` answers 200.
 
     Returns a `process.Deployment`, so `process.stop` ends it the same way as the services.
     """
-    import psutil
-
-    from retail_mlops.deploy.process import Deployment, http, spawn, stop
-    from retail_mlops.errors import DataError
+    from retail_mlops.deploy.process import launch
 
     # `mlflow models serve` runs `uvicorn` from PATH: make it this environment's
     bindir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": os.pathsep.join((bindir, os.environ.get("PATH", "")))}
-    proc = spawn(cmd, env, log)
-    dep = Deployment(name, " ".join(cmd), HOST, port, proc.pid, [proc.pid], time.time(), str(log))
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise DataError(f"{name} exited with code {proc.returncode}; see {log}")
-        with contextlib.suppress(psutil.NoSuchProcess):
-            dep.pids = sorted({proc.pid, *(c.pid for c in psutil.Process(proc.pid).children(True))})
-        try:
-            if http("GET", f"{dep.url}{probe}", timeout=2)[0] == 200:
-                return dep
-        except OSError:
-            pass
-        time.sleep(0.5)
-    stop(dep)
-    raise DataError(f"{name} not ready after 180 s; see {log}")
+    return launch(name, cmd, port, host=HOST, probe=probe, env=env, log_path=log)
 
 
 def tree_cpu_s(pid: int) -> float:

@@ -1,18 +1,44 @@
-"""Pydantic schemas for each pipeline YAML; a typo fails with the file path, before a run."""
+"""Pydantic schemas for each pipeline YAML: every key of every step is checked before a run.
+
+A pipeline's `parameters:` have a model here; a step's `parameters:` are the step's own model in
+the library (`STEP_PARAMS`), the one its signature takes its defaults from, so a default lives
+in one place and a typo, a wrong type or an out-of-range value fails with one line naming the
+file, the step and the key. A variant file (`churn_training.dev.yaml`) says only what differs:
+`extends: churn_training.yaml` merges it over the base before it is checked or run.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import re
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from retail_mlops.churn.metrics import PromotionParams
+from retail_mlops.churn.model import SplitParams, TrainParams
+from retail_mlops.churn.predictions import PredictionsParams
+from retail_mlops.config import NoParams, load_yaml_file, schema_error
 from retail_mlops.config import Strict as _Strict
-from retail_mlops.config import load_yaml_file, schema_error
+from retail_mlops.deploy.deployer import DeployParams
 from retail_mlops.errors import DataError
+from retail_mlops.features.customer import ACTIVE_WINDOW_DAYS, ChurnEntityParams
+from retail_mlops.features.feast_store import FeatureTableParams
+from retail_mlops.features.item import ItemFeatureParams
+from retail_mlops.forecasting.backtest import ChoiceParams, ForecastParams
+from retail_mlops.forecasting.global_model import GlobalParams
+from retail_mlops.forecasting.prophet import ProphetShardParams
 from retail_mlops.ingest.sources import Source
-from retail_mlops.serving.demand import DemandServing
+from retail_mlops.inventory.policy import InventoryParams
+from retail_mlops.monitoring.drift import DriftGateParams, DriftReportParams
+from retail_mlops.paths import PROJECT_ROOT
+from retail_mlops.pricing import PricingParams
+from retail_mlops.serving.demand import DemandImportParams, DemandServing
 from retail_mlops.serving.release import ChurnServing
 
 
@@ -23,26 +49,13 @@ class ChurnTrainingParams(_Strict):
     first_cutoff: dt.date
     last_train_cutoff: dt.date
     test_cutoff: dt.date
-    active_window_days: int = Field(3650, ge=1)
+    active_window_days: int = Field(default=ACTIVE_WINDOW_DAYS, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> ChurnTrainingParams:
         if not self.first_cutoff <= self.last_train_cutoff < self.test_cutoff:
             raise ValueError("need first_cutoff <= last_train_cutoff < test_cutoff")
         return self
-
-
-class BuildChurnEntitiesParams(_Strict):
-    """`steps.build_churn_entities.parameters`."""
-
-    horizon_days: int = Field(90, ge=1, le=365)
-
-
-class WriteFeatureTableParams(_Strict):
-    """`steps.write_feature_table.parameters` (and its named invocations)."""
-
-    max_null_rate: float = Field(0.6, ge=0, le=1)
-    max_null_rate_increase: float = Field(0.2, ge=0, le=1)
 
 
 class FeatureMaterializationParams(_Strict):
@@ -52,26 +65,7 @@ class FeatureMaterializationParams(_Strict):
     first_snapshot: dt.date
     last_snapshot: dt.date
     materialize_end: dt.date
-    active_window_days: int = Field(3650, ge=1)
-
-
-class ItemFeatureParams(_Strict):
-    """`steps.compute_item_features.parameters`."""
-
-    lags: list[int] = Field(default_factory=lambda: [1, 7, 14, 28])
-    windows: list[int] = Field(default_factory=lambda: [7, 28, 91])
-
-
-class TrainParams(_Strict):
-    """`steps.train_churn_model.parameters`."""
-
-    n_estimators: int = Field(3000, ge=1)
-    learning_rate: float = Field(0.02, gt=0, le=1)
-    max_depth: int = Field(2, ge=1, le=16)
-    min_child_weight: float = Field(5.0, ge=0)
-    subsample: float = Field(0.8, gt=0, le=1)
-    colsample_bytree: float = Field(0.8, gt=0, le=1)
-    early_stopping_rounds: int = Field(100, ge=1)
+    active_window_days: int = Field(default=ACTIVE_WINDOW_DAYS, ge=1)
 
 
 class ChurnBatchInferenceParams(_Strict):
@@ -79,24 +73,7 @@ class ChurnBatchInferenceParams(_Strict):
 
     source: Source
     scoring_cutoff: dt.date
-    active_window_days: int = Field(3650, ge=1)
-
-
-class DriftReportParams(_Strict):
-    """`steps.build_drift_report.parameters`."""
-
-    method: str = "wasserstein"
-    threshold: float = Field(0.1, gt=0)
-    max_reference_rows: int = Field(20_000, ge=100)
-
-
-class CheckDriftParams(_Strict):
-    """`steps.check_drift.parameters`."""
-
-    max_drift_share: float = Field(0.5, ge=0, le=1)
-    max_prediction_ks: float = Field(0.2, ge=0, le=1)
-    fail_on_feature_drift: bool = False
-    fail_on_prediction_drift: bool = True
+    active_window_days: int = Field(default=ACTIVE_WINDOW_DAYS, ge=1)
 
 
 class DemandForecastingParams(_Strict):
@@ -104,11 +81,11 @@ class DemandForecastingParams(_Strict):
 
     source: Source
     origins: list[dt.date] = Field(min_length=1)
-    horizon: int = Field(28, ge=1, le=366)
-    n_shards: int = Field(2, ge=1, le=256)
-    min_prophet_days: int = Field(200, ge=2)
-    country: str = "UK"
-    prophet_n_jobs: int = Field(2, ge=1)
+    horizon: int = Field(default=28, ge=1, le=366, description="Open days forecast ahead")
+    n_shards: int = Field(default=2, ge=1, le=256, description="Parallel Prophet steps")
+    min_prophet_days: int = Field(default=200, ge=2, description="Selling days for a Prophet")
+    country: str = Field(default="UK", description="Public holidays")
+    prophet_n_jobs: int = Field(default=2, ge=1, description="Processes per Prophet shard")
 
     @model_validator(mode="after")
     def _increasing(self) -> DemandForecastingParams:
@@ -117,57 +94,10 @@ class DemandForecastingParams(_Strict):
         return self
 
 
-class BacktestGlobalModelsParams(_Strict):
-    """`steps.backtest_global_models.parameters`."""
-
-    n_estimators: int = Field(300, ge=1)
-    learning_rate: float = Field(0.05, gt=0, le=1)
-    max_depth: int = Field(4, ge=1, le=16)
-    train_origins: int = Field(30, ge=1)
-    max_train_rows: int = Field(1_000_000, ge=100)
-
-
-class EvaluateForecastsParams(_Strict):
-    """`steps.evaluate_forecasts.parameters`."""
-
-    interval_level: float = Field(0.8, gt=0, lt=1)
-    switch_margin: float = Field(default=0.3, ge=0, lt=1)
-
-
-class ForecastDemandParams(_Strict):
-    """`steps.forecast_demand.parameters`."""
-
-    interval_level: float = Field(0.8, gt=0, lt=1)
-    min_history_days: int = Field(56, ge=1)
-    top_n_plots: int = Field(6, ge=0)
-
-
-class RecommendInventoryParams(_Strict):
-    """`steps.recommend_inventory.parameters`."""
-
-    service_level: float = Field(0.95, gt=0, lt=1)
-    lead_time_days: float = Field(7.0, ge=0)
-    lead_time_std_days: float = Field(0.0, ge=0)
-    order_cost: float = Field(50.0, ge=0)
-    holding_rate: float = Field(0.25, gt=0)
-    open_days_per_year: float = Field(305.0, gt=0, le=366)
-    fill_rate_tolerance: float = Field(0.05, ge=0, le=1)
-    top_n_chart: int = Field(15, ge=1)
-    output_dir: str | None = None
-
-
-class AnalyzePricingParams(_Strict):
-    """`steps.analyze_pricing.parameters`."""
-
-    min_days: int = Field(30, ge=5)
-    min_log_price_std: float = Field(0.05, ge=0)
-    promo_threshold: float = Field(0.1, gt=0, lt=1)
-
-
 class DeploymentParams(_Strict):
     """`parameters:` of deployment."""
 
-    services: list[Literal["churn", "demand"]] = Field(min_length=1)
+    services: list[Literal["churn", "demand"]] = Field(min_length=1)  # deploy.services.SERVICES
     churn: ChurnServing = ChurnServing()
     demand: DemandServing = DemandServing()
 
@@ -185,22 +115,71 @@ PIPELINE_PARAMS: dict[str, type[BaseModel]] = {
     "demand_forecasting": DemandForecastingParams,
     "deployment": DeploymentParams,
 }
+# Every step of every pipeline, by function name: the model of its tunable parameters.
 STEP_PARAMS: dict[str, type[BaseModel]] = {
-    "backtest_global_models": BacktestGlobalModelsParams,
-    "evaluate_forecasts": EvaluateForecastsParams,
-    "forecast_demand": ForecastDemandParams,
-    "recommend_inventory": RecommendInventoryParams,
-    "analyze_pricing": AnalyzePricingParams,
-    "build_churn_entities": BuildChurnEntitiesParams,
-    "write_feature_table": WriteFeatureTableParams,
-    "write_customer_features": WriteFeatureTableParams,
-    "write_item_features": WriteFeatureTableParams,
+    # ingest, validate
+    "load_transactions": NoParams,
+    "validate_transactions": NoParams,
+    # features
+    "build_churn_entities": ChurnEntityParams,
+    "compute_customer_features": NoParams,
     "compute_item_features": ItemFeatureParams,
+    "write_feature_table": FeatureTableParams,
+    "fetch_customer_features": NoParams,
+    "materialize_online_store": NoParams,
+    # churn
+    "split_churn_dataset": SplitParams,
     "train_churn_model": TrainParams,
+    "evaluate_churn_model": NoParams,
+    "promote_churn_model": PromotionParams,
+    "load_champion_model": NoParams,
+    "predict_churn": NoParams,
+    "write_predictions": PredictionsParams,
     "build_drift_report": DriftReportParams,
-    "check_drift": CheckDriftParams,
+    "check_drift": DriftGateParams,
+    # forecasting, inventory, pricing
+    "build_daily_demand": NoParams,
+    "forecast_prophet_shard": ProphetShardParams,
+    "combine_prophet_shards": NoParams,
+    "backtest_global_models": GlobalParams,
+    "evaluate_forecasts": ChoiceParams,
+    "forecast_demand": ForecastParams,
+    "recommend_inventory": InventoryParams,
+    "analyze_pricing": PricingParams,
+    # serving
+    "resolve_churn_release": NoParams,
+    "import_demand_tables": DemandImportParams,
+    "build_bento": NoParams,
+    "deploy_bento": DeployParams,
 }
+# Invocations a pipeline names with `id=`: the YAML key is the id, the model the step's.
+STEP_INVOCATIONS: dict[str, str] = {
+    "write_customer_features": "write_feature_table",
+    "write_item_features": "write_feature_table",
+    "build_churn_bento": "build_bento",
+    "build_demand_bento": "build_bento",
+    "deploy_churn_bento": "deploy_bento",
+    "deploy_demand_bento": "deploy_bento",
+}
+_NUMBERED = re.compile(r"^(?P<step>[a-z_]+?)_\d+$")  # forecast_prophet_shard_0, _1, ...
 TOP_KEYS = {"settings", "model", "parameters", "steps", "extra", "enable_cache", "run_name"}
+STEP_KEYS = {
+    "parameters",
+    "settings",
+    "experiment_tracker",
+    "step_operator",
+    "enable_cache",
+    "enable_artifact_metadata",
+    "enable_artifact_visualization",
+    "enable_step_logs",
+    "extra",
+    "outputs",
+    "model",
+    "retry",
+    "failure_hook_source",
+    "success_hook_source",
+}
+CONFIGS_DIR = PROJECT_ROOT / "configs"
 
 
 def pipeline_for(path: Path) -> str:
@@ -208,34 +187,103 @@ def pipeline_for(path: Path) -> str:
     return path.name.split(".")[0]
 
 
+def step_model(key: str) -> type[BaseModel] | None:
+    """The parameter model of the step a YAML `steps:` key names, or None if no step has it."""
+    name = STEP_INVOCATIONS.get(key, key)
+    if name not in STEP_PARAMS and (m := _NUMBERED.match(key)):
+        name = m.group("step")
+    return STEP_PARAMS.get(name)
+
+
 def validate_config(raw: dict[str, Any], pipeline: str, origin: str) -> None:
-    """Validate a loaded pipeline YAML.
+    """Validate a loaded pipeline YAML (already merged over its base).
 
     Raises:
-        DataError: With the file and the first problem.
+        DataError: One line: the file, the dotted key and the problem.
     """
     unknown = set(raw) - TOP_KEYS
     if unknown:
-        raise DataError(f"{origin}: unknown top-level key(s) {', '.join(sorted(unknown))}")
+        raise DataError(f"{origin}: {', '.join(sorted(unknown))}: unknown top-level key")
     try:
         PIPELINE_PARAMS[pipeline](**(raw.get("parameters") or {}))
-        for step_name, step_cfg in (raw.get("steps") or {}).items():
-            model = STEP_PARAMS.get(step_name)
-            if model is not None:
-                model(**((step_cfg or {}).get("parameters") or {}))
     except ValidationError as exc:
-        raise schema_error(origin, exc) from exc
+        raise schema_error(origin, exc, prefix="parameters.") from exc
+    for key, step_cfg in (raw.get("steps") or {}).items():
+        model = step_model(key)
+        if model is None:
+            raise DataError(f"{origin}: steps.{key}: unknown step")
+        cfg = step_cfg or {}
+        if not isinstance(cfg, dict):
+            raise DataError(f"{origin}: steps.{key}: expected a mapping")
+        for extra in sorted(set(cfg) - STEP_KEYS):
+            raise DataError(f"{origin}: steps.{key}.{extra}: unknown step setting")
+        try:
+            model(**(cfg.get("parameters") or {}))
+        except ValidationError as exc:
+            raise schema_error(origin, exc, prefix=f"steps.{key}.parameters.") from exc
+
+
+def _merge(base: Any, over: Any) -> Any:
+    """`over` on top of `base`: mappings merge key by key, anything else is replaced."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {**base, **{k: _merge(base.get(k), v) for k, v in over.items()}}
+    return over
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """A pipeline YAML with its `extends:` chain merged in (the base first).
+
+    The base is named relative to the file's own folder, else to configs/.
+
+    Raises:
+        DataError: If a file is missing, not YAML, not a mapping, or extends itself.
+    """
+    chain: list[Path] = []
+    raw: dict[str, Any] = {}
+    current: Path | None = path
+    while current is not None:
+        if current.resolve() in chain:
+            raise DataError(f"{path}: extends itself through {current.name}")
+        chain.append(current.resolve())
+        doc = load_yaml_file(current)
+        if not isinstance(doc, dict):
+            raise DataError(f"{current}: expected a mapping at the top")
+        base = doc.pop("extends", None)
+        raw = _merge(doc, raw)
+        if base is None:
+            current = None
+        else:
+            local = current.parent / str(base)
+            current = local if local.exists() else CONFIGS_DIR / str(base)
+    return raw
 
 
 def validate_config_file(path: Path, pipeline: str | None = None) -> dict[str, Any]:
-    """Load and validate a pipeline YAML; return it.
+    """Load (with its base), validate and return a pipeline YAML.
 
     Raises:
         DataError: If the file is missing, not YAML, or does not match the schema.
     """
-    raw = load_yaml_file(path)
+    raw = load_config(path)
     name = pipeline or pipeline_for(path)
     if name not in PIPELINE_PARAMS:
         raise DataError(f"{path}: no pipeline named {name!r}")
     validate_config(raw, name, str(path))
-    return dict(raw)
+    return raw
+
+
+@contextlib.contextmanager
+def run_config(path: Path, pipeline: str | None = None) -> Iterator[Path]:
+    """The validated, merged config as a file ZenML can read (`with_options(config_path=)`).
+
+    A variant that extends a base is written whole to a temporary file, removed afterwards;
+    a file without a base is passed as it is.
+    """
+    raw = validate_config_file(path, pipeline)
+    if "extends" not in (load_yaml_file(path) or {}):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="retail-mlops-config-") as tmp:
+        merged = Path(tmp) / path.name
+        merged.write_text(yaml.safe_dump(raw, sort_keys=False))
+        yield merged

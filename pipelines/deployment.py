@@ -4,6 +4,7 @@ from typing import Any
 
 from zenml import pipeline
 
+from retail_mlops.deploy.services import SERVICES
 from steps.serving.build_bento import build_bento
 from steps.serving.deploy_bento import deploy_bento
 from steps.serving.import_demand_tables import import_demand_tables
@@ -35,10 +36,20 @@ def deployment(
     if "churn" in services:
         release = resolve_churn_release(churn)
         tag = build_bento("churn", release, id="build_churn_bento")
-        deploy_bento("churn", tag, release, port=churn.get("port", 3000), id="deploy_churn_bento")
+        deploy_bento(
+            "churn",
+            tag,
+            release,
+            port=churn.get("port", SERVICES["churn"].port),
+            id="deploy_churn_bento",
+        )
     if "demand" in services:
         demand_release = import_demand_tables(demand)
         tag = build_bento("demand", demand_release, id="build_demand_bento")
         deploy_bento(
-            "demand", tag, demand_release, port=demand.get("port", 3001), id="deploy_demand_bento"
+            "demand",
+            tag,
+            demand_release,
+            port=demand.get("port", SERVICES["demand"].port),
+            id="deploy_demand_bento",
         )

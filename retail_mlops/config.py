@@ -6,8 +6,9 @@ share these, so every config error reads the same.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -21,11 +22,37 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def schema_error(origin: str, exc: ValidationError) -> DataError:
-    """One line naming the file, the setting's dotted path and the first problem."""
+class Params(Strict):
+    """The tunable parameters of one step: names, types, bounds and defaults, in one place.
+
+    The step's signature takes its defaults from an instance (`train_churn_model(...,
+    max_depth: int = TRAIN.max_depth)`), the pipeline YAML may override them under
+    `steps.<step>.parameters`, and `configs/schema.py` validates those overrides against the
+    same model before a run. Frozen, so a default can never be changed by accident.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> Self:
+        """The parameters among `values` (a step's `locals()`), validated against the bounds."""
+        return cls(**{k: values[k] for k in cls.model_fields if k in values})
+
+
+class NoParams(Params):
+    """A step with nothing to tune: any key under its `parameters:` is a mistake."""
+
+
+def schema_error(origin: str, exc: ValidationError, prefix: str = "") -> DataError:
+    """One line naming the file, the setting's dotted path and the first problem.
+
+    `prefix` is where the validated mapping sits in the file (`steps.train_churn_model.
+    parameters.`), so the path in the message is the one a user would edit.
+    """
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    return DataError(f"{origin}: {where}: {err['msg']}")
+    where = prefix + ".".join(str(p) for p in err["loc"])
+    message = "unknown parameter" if err["type"] == "extra_forbidden" else err["msg"]
+    return DataError(f"{origin}: {where}: {message}")
 
 
 def load_yaml_file(path: Path) -> Any:

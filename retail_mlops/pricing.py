@@ -16,7 +16,25 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 from scipy import stats
+
+from retail_mlops.config import Params
+
+
+class PricingParams(Params):
+    """Which items get an elasticity estimate, and what counts as a promotion."""
+
+    min_days: int = Field(default=30, ge=5, description="Fewest selling days for an elasticity")
+    min_log_price_std: float = Field(
+        default=0.05, ge=0, description="Fewest price variation for one"
+    )
+    promo_threshold: float = Field(
+        default=0.1,
+        gt=0,
+        lt=1,
+        description="A day this share below the regular price is a promotion",
+    )
 
 
 def ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

@@ -22,13 +22,30 @@ def _client() -> Any:
     return MlflowClient()
 
 
-def register(model_uri: str, name: str, tags: dict[str, str] | None = None) -> int:
-    """Register a logged model as a new version and make it the challenger."""
+def register(
+    model_uri: str,
+    name: str,
+    tags: dict[str, str] | None = None,
+    description: str = "",
+    model_description: str = "",
+) -> int:
+    """Register a logged model as a new version and make it the challenger.
+
+    `description` goes on the new version and `model_description` on the registered model
+    (replacing the previous one), so the MLflow UI says what the model is and what each
+    version was trained on; an empty one leaves the current text as it is.
+    `mlflow.register_model` takes no description, hence the updates after it.
+    """
     import mlflow
 
     mv = mlflow.register_model(model_uri, name, tags=tags or {})
     version = int(mv.version)
-    _client().set_registered_model_alias(name, CHALLENGER, str(version))
+    client = _client()
+    if description:
+        client.update_model_version(name, str(version), description=description)
+    if model_description:
+        client.update_registered_model(name, description=model_description)
+    client.set_registered_model_alias(name, CHALLENGER, str(version))
     return version
 
 

@@ -38,7 +38,7 @@ def main() -> int:
     from zenml.client import Client
     from zenml.utils import source_utils
 
-    from configs.schema import validate_config_file
+    from configs.schema import run_config
     from configs.stacks import register_stack
 
     # ZenML archives the main module's folder as the code; ours is the project root.
@@ -50,11 +50,11 @@ def main() -> int:
     print(f"stack {register_stack('kubeflow')!r} registered and active")
     for name in args.pipelines:
         config = ROOT / "configs" / f"{name}{'.dev' if args.dev else ''}.yaml"
-        validate_config_file(config, name)
         pipe = getattr(importlib.import_module(f"pipelines.{name}"), name)
         # Submit and return; this script waits on the ZenML run, whatever KFP's own timeout.
         settings = {"orchestrator.kubeflow": {"synchronous": False}}
-        run = pipe.with_options(config_path=str(config), settings=settings)()
+        with run_config(config, name) as path:
+            run = pipe.with_options(config_path=str(path), settings=settings)()
         print(f"{name}: submitted run {run.name} ({run.id})")
         deadline = time.monotonic() + args.timeout
         status = str(client.get_pipeline_run(run.id).status.value)

@@ -10,6 +10,11 @@ from the validated request (no DataFrame), the response is a pydantic model (a l
 type makes BentoML rebuild its JSON schema per response), access logging is off (Prometheus
 metrics and the predictions log cover it) and the heap left after start-up is frozen out of
 the garbage collector.
+
+Metrics are plain `prometheus_client` objects in its default registry, which BentoML's /metrics
+serves (merged across workers in multiprocess mode). This module is imported inside each
+worker, whose environment already names PROMETHEUS_MULTIPROC_DIR, so the import below starts
+prometheus_client in multiprocess mode, as the deprecated `bentoml.metrics` wrapper did.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Annotated, Any
 
 import bentoml
 import numpy as np
+import prometheus_client
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from retail_mlops.paths import resolve, use_bentoml_home
@@ -165,18 +171,18 @@ def _variant_tags() -> dict[str, bentoml.models.BentoModel]:
 class ChurnService:
     """Scores churn probability; every answer names its variant and model version."""
 
-    requests_total = bentoml.metrics.Counter(
+    requests_total = prometheus_client.Counter(
         name="churn_variant_requests_total",
         documentation="Rows scored per variant (served = answered, or shadow).",
         labelnames=["endpoint", "variant", "model_version", "served"],
     )
-    latency = bentoml.metrics.Histogram(
+    latency = prometheus_client.Histogram(
         name="churn_variant_latency_seconds",
         documentation="Model time per call and variant.",
         labelnames=["variant"],
         buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
     )
-    scores = bentoml.metrics.Histogram(
+    scores = prometheus_client.Histogram(
         name="churn_variant_score",
         documentation="Distribution of churn probabilities per variant.",
         labelnames=["variant", "served"],

@@ -10,6 +10,10 @@ by item code, with the forecast points already built as response objects, so /fo
 dict lookup and a slice, and /inventory a lookup plus the `_policy` formulas on scalars.
 Requests are strict (no extra fields, no strings for numbers, no NaN/inf) so every bad body is
 a 400 naming the field, never a 500.
+
+The request counter is a plain `prometheus_client` Counter in its default registry, which
+BentoML's /metrics serves; workers import this module with PROMETHEUS_MULTIPROC_DIR already
+set, so it counts in multiprocess mode, as the deprecated `bentoml.metrics` wrapper did.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Annotated
 
 import bentoml
+import prometheus_client
 from pydantic import BaseModel, ConfigDict, Field
 
 from retail_mlops.paths import use_bentoml_home
@@ -130,7 +135,7 @@ class DemandService:
 
     tables = bentoml.models.BentoModel(RELEASE.model_tag)  # pinned into the Bento at build
 
-    requests_total = bentoml.metrics.Counter(
+    requests_total = prometheus_client.Counter(
         name="demand_requests_total",
         documentation="Requests per endpoint and outcome (ok, unknown_sku).",
         labelnames=["endpoint", "outcome"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
@@ -10,6 +11,8 @@ from sklearn.metrics import (
     log_loss,
     roc_auc_score,
 )
+
+from retail_mlops.config import Params
 
 PRIMARY_METRIC = "roc_auc"
 
@@ -27,6 +30,14 @@ def classification_metrics(
         "log_loss": float(log_loss(y, p, labels=[0, 1])),
         "brier": float(brier_score_loss(y, p)),
     }
+
+
+class PromotionParams(Params):
+    """When a new model replaces the champion."""
+
+    min_gain: float = Field(
+        default=0.0, ge=-1, le=1, description="ROC AUC the challenger must gain over the champion"
+    )
 
 
 def beats(candidate: dict[str, float], incumbent: dict[str, float], min_gain: float = 0.0) -> bool:

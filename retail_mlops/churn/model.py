@@ -2,31 +2,44 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+from pydantic import Field
 from sklearn.linear_model import LogisticRegression
 
+from retail_mlops.config import Params
 from retail_mlops.errors import DataError
 
 LABEL = "churned"
 
 
-@dataclass(frozen=True)
-class XGBParams:
+class TrainParams(Params):
     """Hyper-parameters; shallow trees and a slow rate generalised best across cutoffs."""
 
-    n_estimators: int = 3000
-    learning_rate: float = 0.02
-    max_depth: int = 2
-    min_child_weight: float = 5.0
-    subsample: float = 0.8
-    colsample_bytree: float = 0.8
-    early_stopping_rounds: int = 100
-    n_jobs: int = 2
-    random_state: int = 0
+    n_estimators: int = Field(
+        default=3000, ge=1, description="Upper bound on trees; early stopping picks"
+    )
+    learning_rate: float = Field(default=0.02, gt=0, le=1, description="Shrinkage")
+    max_depth: int = Field(default=2, ge=1, le=16, description="Tree depth")
+    min_child_weight: float = Field(default=5.0, ge=0, description="Minimum hessian per leaf")
+    subsample: float = Field(default=0.8, gt=0, le=1, description="Row subsample per tree")
+    colsample_bytree: float = Field(
+        default=0.8, gt=0, le=1, description="Column subsample per tree"
+    )
+    early_stopping_rounds: int = Field(
+        default=100, ge=1, description="Patience on validation log loss"
+    )
+    n_jobs: int = Field(default=2, ge=1, description="XGBoost threads")
+    random_state: int = Field(default=0, ge=0, description="Seed")
+
+
+class SplitParams(Params):
+    """How the dataset is split by time."""
+
+    n_valid_cutoffs: int = Field(
+        default=2, ge=1, description="Latest training cutoffs kept for validation"
+    )
 
 
 def split_by_time(
@@ -67,7 +80,7 @@ def check_features(frame: pd.DataFrame, features: list[str], where: str) -> None
 
 
 def fit_xgb(
-    train: pd.DataFrame, valid: pd.DataFrame, features: list[str], params: XGBParams
+    train: pd.DataFrame, valid: pd.DataFrame, features: list[str], params: TrainParams
 ) -> xgb.XGBClassifier:
     """Fit XGBoost with early stopping on the validation slice (log loss)."""
     check_features(train, features, "training set")

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import xgboost as xgb
+from pydantic import Field
 
 from retail_mlops.churn.model import predict_churn
+from retail_mlops.config import Params
 
 TABLE = "churn_predictions"
+
+
+class PredictionsParams(Params):
+    """Where batch predictions are written."""
+
+    output_dir: str = Field(default="", description="Folder for the Parquet file (default: state)")
 
 
 def score(
@@ -28,20 +34,6 @@ def score(
             "scored_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
         }
     )
-
-
-def write_parquet_atomic(df: pd.DataFrame, path: Path) -> Path:
-    """Write through a temporary file in the same folder and rename over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_duckdb(df: pd.DataFrame, db_path: Path, table: str = TABLE) -> int:

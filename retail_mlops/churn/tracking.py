@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import xgboost as xgb
 
-from retail_mlops.churn.model import XGBParams
+from retail_mlops.churn.model import TrainParams
 
 
 def importance_figure(model: xgb.XGBClassifier, features: list[str]):  # type: ignore[no-untyped-def]
@@ -29,7 +29,7 @@ def log_churn_model(
     model: xgb.XGBClassifier,
     train: pd.DataFrame,
     valid: pd.DataFrame,
-    params: XGBParams,
+    params: TrainParams,
     features: list[str],
 ) -> str:
     """Log params, the model (UBJSON, signature, input example) and its plot to the active run.
@@ -42,7 +42,7 @@ def log_churn_model(
 
     mlflow.log_params(
         {
-            **params.__dict__,
+            **params.model_dump(),
             "n_features": len(features),
             "train_rows": len(train),
             "valid_rows": len(valid),

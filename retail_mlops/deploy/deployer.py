@@ -12,31 +12,21 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
+from retail_mlops.config import Params
 from retail_mlops.deploy import process
-from retail_mlops.errors import DataError
+from retail_mlops.deploy.services import service as service_spec
+from retail_mlops.errors import DataError, InfraError
 from retail_mlops.paths import PROJECT_ROOT, use_bentoml_home
 from retail_mlops.serving.release import RELEASE_FILE
 from retail_mlops.serving.runtime import auth_headers
 
-SERVICES = {
-    "churn": "bentos/churn_service",
-    "demand": "bentos/demand_service",
-}
-IMPORT_PATHS = {
-    "churn": "bentos.churn_service.service:ChurnService",
-    "demand": "bentos.demand_service.service:DemandService",
-}
 
+class DeployParams(Params):
+    """Where a deployed service listens (its port comes from the deployment config)."""
 
-def service_dir(service: str) -> Path:
-    """The folder of a service's Bento sources.
-
-    Raises:
-        DataError: For an unknown service name.
-    """
-    if service not in SERVICES:
-        raise DataError(f"no service named {service!r} (known: {', '.join(SERVICES)})")
-    return PROJECT_ROOT / SERVICES[service]
+    host: str = Field(default="127.0.0.1", min_length=1, description="Interface to bind")
 
 
 def build_bento(service: str, release: dict[str, Any]) -> str:
@@ -48,7 +38,7 @@ def build_bento(service: str, release: dict[str, Any]) -> str:
 
     use_bentoml_home()
 
-    folder = service_dir(service)
+    folder = service_spec(service).path
     (folder / RELEASE_FILE).write_text(json.dumps(release, indent=1, default=str))
     bento = bentoml.bentos.build_bentofile(
         bentofile=str(folder / "bentofile.yaml"), build_ctx=str(PROJECT_ROOT)
@@ -68,13 +58,15 @@ def check(dep: process.Deployment, release: dict[str, Any], headers: dict[str, s
     """Fail unless the service answers its smoke request.
 
     Raises:
-        DataError: With the status and body of a wrong answer.
+        InfraError: With the status and body of a wrong answer.
     """
     path, body = smoke_request(dep.service, release)
     method = "POST" if body else "GET"
     status, answer = process.http(method, dep.url + path, body or None, headers=headers)
     if status != 200:
-        raise DataError(f"{dep.service} service answered {path} with {status}: {str(answer)[:300]}")
+        raise InfraError(
+            f"{dep.service} service answered {path} with {status}: {str(answer)[:300]}"
+        )
 
 
 def deploy(
@@ -92,7 +84,8 @@ def deploy(
     is raised, so a bad Bento never leaves the service down.
 
     Raises:
-        DataError: If the new deployment fails (after the previous one was restored).
+        InfraError: If the new deployment fails to start or answer (after the previous one
+            was restored).
     """
     previous = process.current(service)
     if previous is not None:
@@ -101,14 +94,15 @@ def deploy(
     try:
         dep = process.start(service, target, port, host=host)
         check(dep, release, headers if headers is not None else auth_headers())
-    except DataError as exc:
+    except (DataError, InfraError) as exc:
         if dep is not None:
             process.stop(dep)
         if previous is not None:
             restored = process.start(service, previous.target, previous.port, host=previous.host)
             restored.models = previous.models
             process.record(restored)
-            raise DataError(f"{exc}\n(previous deployment {previous.target} restored)") from exc
+            note = f"{exc}\n(previous deployment {previous.target} restored)"
+            raise type(exc)(note) from exc
         raise
     dep.models = _models_of(release)
     process.record(dep)
@@ -142,7 +136,7 @@ def rollback(service: str, headers: dict[str, str] | None = None) -> process.Dep
     Raises:
         DataError: If there is no earlier Bento of this service.
     """
-    service_dir(service)
+    service_spec(service)
     deps = process.history(service)
     current_target = deps[0].target if deps else None
     earlier = [d for d in deps[1:] if d.target != current_target]

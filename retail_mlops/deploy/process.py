@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -24,7 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retail_mlops.errors import DataError
+from retail_mlops.errors import InfraError
+from retail_mlops.io import atomic_write_text
 from retail_mlops.paths import PROJECT_ROOT, state_dir
 
 HISTORY = 10  # deployments kept per service for rollback
@@ -122,6 +122,76 @@ def spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[by
         )
 
 
+def serve_command(target: str, host: str, port: int) -> list[str]:
+    """`bentoml serve TARGET` from this environment (a Bento tag or a "module:Class" path)."""
+    bentoml_bin = Path(sys.executable).with_name("bentoml")
+    return [str(bentoml_bin), "serve", target, "--host", host, "--port", str(port)]
+
+
+def service_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a `bentoml serve` child: this one, the state folder, the project.
+
+    The bentoml CLI reads BENTOML_HOME before it imports the service, and the service imports
+    the library from the project tree, so both are set for the child rather than relied on.
+    """
+    env = {**os.environ, "RETAIL_MLOPS_HOME": str(state_dir()), **(extra or {})}
+    env.setdefault("BENTOML_HOME", str(state_dir() / "bentoml"))
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
+    )
+    return env
+
+
+def launch(
+    name: str,
+    cmd: list[str],
+    port: int,
+    host: str = "127.0.0.1",
+    probe: str = "/readyz",
+    env: dict[str, str] | None = None,
+    timeout_s: float = 180.0,
+    log_path: Path | None = None,
+    target: str | None = None,
+    label: str | None = None,
+) -> Deployment:
+    """Start a server in its own session and wait until GET `probe` answers 200.
+
+    The one launcher of HTTP servers: the services, and the servers a benchmark compares them
+    with, start, wait and stop the same way. `name` is the record's service name, `label` how
+    messages call it (default: the name).
+
+    Raises:
+        InfraError: If the port is taken, or the server exits or is not ready in time (with the
+            end of its log, and the process tree stopped).
+    """
+    if port_in_use(host, port):
+        raise InfraError(f"port {port} on {host} is already in use: stop what runs there first")
+    logs = state_dir() / "serving" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = log_path or logs / f"{name}-{port}-{int(time.time())}.log"
+    proc = spawn(cmd, env if env is not None else dict(os.environ), log)
+    dep = Deployment(name, target or " ".join(cmd), host, port, proc.pid, [], time.time(), str(log))
+    label = label or name
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise InfraError(
+                f"{label} exited with code {proc.returncode} while starting; "
+                f"end of {log}:\n{_tail(log)}"
+            )
+        dep.pids = sorted(set(dep.pids) | set(_tree(proc.pid)))
+        try:
+            status, _ = http("GET", f"{dep.url}{probe}", timeout=2)
+            if status == 200:
+                dep.pids = sorted(set(dep.pids) | set(_tree(proc.pid)))
+                return dep
+        except OSError:
+            pass
+        time.sleep(0.5)
+    stop(dep)
+    raise InfraError(f"{label} not ready after {timeout_s:.0f} s; end of {log}:\n{_tail(log)}")
+
+
 def start(
     service: str,
     target: str,
@@ -131,46 +201,21 @@ def start(
     timeout_s: float = 180.0,
     log_path: Path | None = None,
 ) -> Deployment:
-    """Start `bentoml serve TARGET` in its own session and wait for /readyz.
+    """Start `bentoml serve TARGET` for `service` and wait for /readyz.
 
     Raises:
-        DataError: If the port is taken, or the server exits or is not ready in time (with the
-            end of its log, and the process tree stopped).
+        InfraError: If the port is taken, or the service exits or is not ready in time.
     """
-    if port_in_use(host, port):
-        raise DataError(f"port {port} on {host} is already in use: stop what runs there first")
-    logs = state_dir() / "serving" / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    log = log_path or logs / f"{service}-{port}-{int(time.time())}.log"
-    bentoml_bin = Path(sys.executable).with_name("bentoml")
-    cmd = [str(bentoml_bin), "serve", target, "--host", host, "--port", str(port)]
-    full_env = {**os.environ, "RETAIL_MLOPS_HOME": str(state_dir()), **(env or {})}
-    # the bentoml CLI reads its home before it imports the service: set it for the child
-    full_env.setdefault("BENTOML_HOME", str(state_dir() / "bentoml"))
-    full_env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(PROJECT_ROOT), full_env.get("PYTHONPATH", "")) if p
-    )
-    proc = spawn(cmd, full_env, log)
-    dep = Deployment(service, target, host, port, proc.pid, [], time.time(), str(log))
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise DataError(
-                f"{service} service exited with code {proc.returncode} while starting; "
-                f"end of {log}:\n{_tail(log)}"
-            )
-        dep.pids = sorted(set(dep.pids) | set(_tree(proc.pid)))
-        try:
-            status, _ = http("GET", f"{dep.url}/readyz", timeout=2)
-            if status == 200:
-                dep.pids = sorted(set(dep.pids) | set(_tree(proc.pid)))
-                return dep
-        except OSError:
-            pass
-        time.sleep(0.5)
-    stop(dep)
-    raise DataError(
-        f"{service} service not ready after {timeout_s:.0f} s; end of {log}:\n{_tail(log)}"
+    return launch(
+        service,
+        serve_command(target, host, port),
+        port,
+        host=host,
+        env=service_env(env),
+        timeout_s=timeout_s,
+        log_path=log_path,
+        target=target,
+        label=f"{service} service",
     )
 
 
@@ -218,12 +263,7 @@ def _load() -> dict[str, list[dict[str, Any]]]:
 
 
 def _save(data: dict[str, list[dict[str, Any]]]) -> None:
-    path = _record_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".deployments.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=1)
-    os.replace(tmp, path)
+    atomic_write_text(_record_path(), json.dumps(data, indent=1))
 
 
 def history(service: str) -> list[Deployment]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pandas as pd
+from pydantic import Field
 
+from retail_mlops.config import Params
 from retail_mlops.errors import DataError
 
 FEATURE_COLUMNS = [
@@ -116,6 +118,18 @@ SELECT customer_id, cutoff,
 FROM base
 ORDER BY cutoff, customer_id
 """
+
+
+HORIZON_DAYS = 90  # churn label: no order in [cutoff, cutoff + 90 days)
+ACTIVE_WINDOW_DAYS = 3650  # a customer counts at a cutoff if they ordered in this many days
+
+
+class ChurnEntityParams(Params):
+    """The churn label's horizon."""
+
+    horizon_days: int = Field(
+        default=HORIZON_DAYS, ge=1, le=365, description="No order in this many days after a cutoff"
+    )
 
 
 def customer_feature_snapshots(

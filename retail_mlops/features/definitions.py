@@ -77,20 +77,23 @@ def feast_objects(layout: OfflineLayout | None = None) -> list[Any]:
         value_type=ValueType.STRING,
         description="A stock item (SKU), by StockCode.",
     )
-    customer_source = FileSource(
-        name="customer_features_source",
-        path=str(layout.table("customer_features")),
-        timestamp_field="event_timestamp",
-        s3_endpoint_override=layout.s3_endpoint,
-        description="Customer feature snapshots written by the pipelines; a row at t uses only "
-        "invoice lines before t.",
+
+    def source(view: str, description: str) -> Any:
+        return FileSource(
+            name=f"{view}_source",
+            path=str(layout.table(view)),
+            timestamp_field="event_timestamp",
+            s3_endpoint_override=layout.s3_endpoint,
+            description=description,
+        )
+
+    customer_source = source(
+        "customer_features",
+        "Customer feature snapshots written by the pipelines; a row at t uses only invoice "
+        "lines before t.",
     )
-    item_source = FileSource(
-        name="item_daily_features_source",
-        path=str(layout.table("item_daily_features")),
-        timestamp_field="event_timestamp",
-        s3_endpoint_override=layout.s3_endpoint,
-        description="Item-day features; a row for day d uses only demand before d.",
+    item_source = source(
+        "item_daily_features", "Item-day features; a row for day d uses only demand before d."
     )
     customer_features = FeatureView(
         name="customer_features",

@@ -13,23 +13,38 @@ import io
 import json
 import os
 import re
-import tempfile
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
-from retail_mlops.errors import DataError
+from retail_mlops.config import Params
+from retail_mlops.errors import DataError, InfraError
 from retail_mlops.features.definitions import VIEW_FEATURES, feast_objects, offline_layout
+from retail_mlops.io import atomic_write_text, filesystem, write_parquet_atomic
 from retail_mlops.paths import PROJECT_ROOT, state_dir
 
 DEFAULT_REPO = PROJECT_ROOT / "feature_repo"
 TIMESTAMP = "event_timestamp"
 # view -> (entity join key, feature columns): the contract each feature table must meet
 VIEWS: dict[str, str] = {"customer_features": "customer_id", "item_daily_features": "stock_code"}
+
+
+class FeatureTableParams(Params):
+    """The quality gate of a feature table before it reaches the offline store."""
+
+    max_null_rate: float = Field(
+        default=0.6, ge=0, le=1, description="Largest share of nulls per column"
+    )
+    max_null_rate_increase: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Largest rise of a column's null share since the last write",
+    )
 
 
 def view_columns(view: str) -> list[str]:
@@ -61,18 +76,18 @@ def check_repo_environment(repo: Path) -> None:
     with the offline tables on local disk would work in one pod and lose them in the next.
 
     Raises:
-        DataError: One line naming the missing variables, or the mismatch and how to fix it.
+        InfraError: One line naming the missing variables, or the mismatch and how to fix it.
     """
     import yaml
 
     path = repo / "feature_store.yaml"
     if not path.exists():
-        raise DataError(f"Feast repo {repo} has no feature_store.yaml")
+        raise InfraError(f"Feast repo {repo} has no feature_store.yaml")
     text = "\n".join(line.split("#", 1)[0] for line in path.read_text().splitlines())
     names = dict.fromkeys(a or b for a, b in _ENV_REF.findall(text))
     missing = [n for n in names if not os.environ.get(n)]
     if missing:
-        raise DataError(
+        raise InfraError(
             f"Feast repo {repo.name}/ needs environment variable(s) {', '.join(missing)} "
             f"(see its feature_store.yaml)"
         )
@@ -82,12 +97,12 @@ def check_repo_environment(repo: Path) -> None:
     offline_type = (config.get("offline_store") or {}).get("type", "dask")
     local_tables = offline_layout().local
     if "://" in registry_path and local_tables:
-        raise DataError(
+        raise InfraError(
             f"Feast repo {repo.name}/ keeps its registry at {registry_path} but FEAST_OFFLINE_URI "
             f"is unset: the offline tables would stay on this machine"
         )
     if offline_type == "duckdb" and not local_tables:
-        raise DataError(
+        raise InfraError(
             f"FEAST_OFFLINE_URI is set but Feast repo {repo.name}/ reads local Parquet with "
             f"DuckDB: unset it, or use the remote layout (feature_repo/remote)"
         )
@@ -100,7 +115,7 @@ def feature_store(repo_path: str | None = None) -> Any:
     Building one per call costs ~50 ms per online read (ZenML's flavor does that); reuse it.
 
     Raises:
-        DataError: If the repo's feature_store.yaml needs unset environment variables, or its
+        InfraError: If the repo's feature_store.yaml needs unset environment variables, or its
             registry and the offline tables are not both local or both remote (before Feast
             loads, whose own error would be far from the cause).
     """
@@ -182,32 +197,17 @@ def _quality_path(table: Path | str) -> Path | str:
     return table.removesuffix(".parquet") + ".quality.json"
 
 
-def _filesystem(uri: str) -> tuple[Any, str]:
-    """The fsspec filesystem and path of a URI; s3:// goes to FEAST_S3_ENDPOINT_URL if set.
-
-    Credentials stay with s3fs's own lookup (AWS_ACCESS_KEY_ID, ..., a pod's role).
-    """
-    import fsspec
-
-    endpoint = os.environ.get("FEAST_S3_ENDPOINT_URL")
-    s3 = uri.startswith("s3://")
-    options = {"client_kwargs": {"endpoint_url": endpoint}} if endpoint and s3 else {}
-    fs, path = fsspec.core.url_to_fs(uri, **options)
-    fs.invalidate_cache()  # another pod may have written since this process last listed
-    return fs, path
-
-
 def _exists(location: Path | str) -> bool:
     if isinstance(location, Path):
         return location.exists()
-    fs, path = _filesystem(location)
+    fs, path = filesystem(location)
     return bool(fs.exists(path))
 
 
 def _read_bytes(location: Path | str) -> bytes:
     if isinstance(location, Path):
         return location.read_bytes()
-    fs, path = _filesystem(location)
+    fs, path = filesystem(location)
     return bytes(fs.cat_file(path))
 
 
@@ -240,39 +240,10 @@ def write_offline(df: pd.DataFrame, view: str, summary: dict[str, Any]) -> Path 
         table = pd.concat([old, table], ignore_index=True)
         table = table.drop_duplicates([key, TIMESTAMP], keep="last")
     table = table.sort_values([key, TIMESTAMP], ignore_index=True)
-    _atomic(path, lambda target: table.to_parquet(target, index=False))
-    text = json.dumps(summary, indent=1).encode()
-    _atomic(_quality_path(path), lambda target: _write_to(target, text))
+    write_parquet_atomic(table, path)
+    text = json.dumps(summary, indent=1)
+    atomic_write_text(_quality_path(path), text)
     return path
-
-
-def _write_to(target: str | IO[bytes], data: bytes) -> None:
-    if isinstance(target, str):
-        Path(target).write_bytes(data)
-    else:
-        target.write(data)
-
-
-def _atomic(path: Path | str, write: Callable[[Any], object]) -> None:
-    """Replace `path` whole: a reader sees the old file or the new one, never part of either.
-
-    Locally: a temporary file in the same folder, then a rename. An object store has no rename,
-    but a single PUT becomes visible at once, so the bytes are built in memory and put in one go.
-    """
-    if not isinstance(path, Path):
-        buffer = io.BytesIO()
-        write(buffer)
-        fs, key = _filesystem(path)
-        fs.pipe_file(key, buffer.getvalue())
-        return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def materialize(store: Any, views: list[str], end: datetime) -> dict[str, str]:

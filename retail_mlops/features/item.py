@@ -10,12 +10,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
+from pydantic import Field
 
+from retail_mlops.config import Params
 from retail_mlops.errors import DataError
 from retail_mlops.features.calendar import CALENDAR_COLUMNS, calendar_frame
 
 DEFAULT_LAGS = (1, 7, 14, 28)
 DEFAULT_WINDOWS = (7, 28, 91)
+
+
+class ItemFeatureParams(Params):
+    """Which lags and past-only windows the item-day features have (the Feast view's set)."""
+
+    lags: list[int] = Field(default_factory=lambda: list(DEFAULT_LAGS), min_length=1)
+    windows: list[int] = Field(default_factory=lambda: list(DEFAULT_WINDOWS), min_length=1)
 
 
 def item_feature_columns(

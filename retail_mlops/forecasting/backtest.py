@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
+from retail_mlops.config import Params
 from retail_mlops.errors import DataError
 from retail_mlops.forecasting.demand import Panel, selling_days
 from retail_mlops.forecasting.global_model import GlobalParams, fit_global, predict_global
@@ -221,7 +223,34 @@ def attach_actuals(pred: pd.DataFrame, panel: Panel) -> pd.DataFrame:
     return out
 
 
-SWITCH_MARGIN = 0.3
+SWITCH_MARGIN = 0.3  # picked on a held-out earlier origin (2011-06/07 chosen, 08 scored)
+INTERVAL_LEVEL = 0.8
+
+
+class ChoiceParams(Params):
+    """How the per-item choice is made and scored."""
+
+    interval_level: float = Field(
+        default=INTERVAL_LEVEL, gt=0, lt=1, description="Nominal coverage"
+    )
+    switch_margin: float = Field(
+        default=SWITCH_MARGIN,
+        ge=0,
+        lt=1,
+        description="An item leaves the pooled best model only for one this much better",
+    )
+
+
+class ForecastParams(Params):
+    """How the final forecast is assembled."""
+
+    interval_level: float = Field(
+        default=INTERVAL_LEVEL, gt=0, lt=1, description="Nominal coverage"
+    )
+    min_history_days: int = Field(
+        default=56, ge=1, description="Items listed on fewer open days fall back to seasonal naive"
+    )
+    top_n_plots: int = Field(default=6, ge=0, description="Top items plotted")
 
 
 def choose_models(

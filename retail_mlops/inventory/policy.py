@@ -16,24 +16,44 @@ one unit for a year (holding rate x unit cost).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
+from pydantic import Field
 from scipy.stats import norm
 
+from retail_mlops.config import Params
 
-@dataclass
-class PolicyParams:
+
+class PolicyParams(Params):
     """Service and cost settings shared by all items."""
 
-    service_level: float = 0.95
-    lead_time_days: float = 7.0
-    lead_time_std_days: float = 0.0
-    order_cost: float = 50.0
-    holding_rate: float = 0.25
-    open_days_per_year: float = 305.0
-    fill_rate_tolerance: float = 0.05
+    service_level: float = Field(default=0.95, gt=0, lt=1, description="Target cycle service level")
+    lead_time_days: float = Field(default=7.0, ge=0, description="Lead time in open days")
+    lead_time_std_days: float = Field(default=0.0, ge=0, description="Its standard deviation")
+    order_cost: float = Field(default=50.0, ge=0, description="Cost of placing one order")
+    holding_rate: float = Field(default=0.25, gt=0, description="Yearly holding cost / unit cost")
+    open_days_per_year: float = Field(
+        default=305.0, gt=0, le=366, description="Open days in a year"
+    )
+    fill_rate_tolerance: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="A replay fill rate below target - this flags the item",
+    )
+
+
+class InventoryParams(PolicyParams):
+    """The recommend_inventory step: the policy, the chart and where the table goes."""
+
+    top_n_chart: int = Field(
+        default=15, ge=1, description="Items in the chart, by annual demand value"
+    )
+    output_dir: str | None = Field(default=None, description="Folder of the table (default: state)")
+
+    def policy(self) -> PolicyParams:
+        """The policy settings alone."""
+        return PolicyParams.of(self.model_dump())
 
 
 def z_value(service_level: float) -> float:

@@ -10,9 +10,38 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 from scipy import stats
 
+from retail_mlops.config import Params
 from retail_mlops.errors import DataError
+
+
+class DriftReportParams(Params):
+    """How feature drift is measured."""
+
+    method: str = Field(
+        default="wasserstein", description="Evidently drift method (KS flags all at scale)"
+    )
+    threshold: float = Field(
+        default=0.1, gt=0, description="Per-column drift threshold of the method"
+    )
+    max_reference_rows: int = Field(
+        default=20_000, ge=100, description="Seeded reference sample size"
+    )
+
+
+class DriftGateParams(Params):
+    """When drift fails the batch, and when it only warns."""
+
+    max_drift_share: float = Field(
+        default=0.5, ge=0, le=1, description="Largest share of drifted columns"
+    )
+    max_prediction_ks: float = Field(
+        default=0.2, ge=0, le=1, description="Largest KS of the predictions"
+    )
+    fail_on_feature_drift: bool = False
+    fail_on_prediction_drift: bool = True
 
 
 def run_drift_report(

@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from retail_mlops.config import Params
+from retail_mlops.deploy.services import SERVICES
 from retail_mlops.errors import DataError
 from retail_mlops.inventory.policy import (
     PolicyParams,
@@ -52,6 +54,7 @@ RECOMMENDATION_COLUMNS = ("stock_code", "mean_demand", "sigma", "unit_cost")
 _TAG_CHARS = re.compile(r"[^a-z0-9._-]+")
 
 
+_POLICY = PolicyParams()
 # Bounds shared by the release's defaults and the service's request fields, so a default can
 # never be a value a request would be refused for (defaults skip request validation).
 LeadTimeStd = Annotated[
@@ -73,16 +76,22 @@ class PolicyDefaults(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    lead_time_std_days: LeadTimeStd = PolicyParams.lead_time_std_days
-    order_cost: OrderCost = PolicyParams.order_cost
-    holding_rate: HoldingRate = PolicyParams.holding_rate
-    open_days_per_year: OpenDays = PolicyParams.open_days_per_year
+    lead_time_std_days: LeadTimeStd = _POLICY.lead_time_std_days
+    order_cost: OrderCost = _POLICY.order_cost
+    holding_rate: HoldingRate = _POLICY.holding_rate
+    open_days_per_year: OpenDays = _POLICY.open_days_per_year
 
 
 class DemandServing(PolicyDefaults):
     """`parameters.demand` of configs/deployment.yaml: the port and the policy defaults."""
 
-    port: int = Field(default=3001, ge=1, le=65535)
+    port: int = Field(default=SERVICES["demand"].port, ge=1, le=65535)
+
+
+class DemandImportParams(Params):
+    """Which demand_forecasting run the deployment serves."""
+
+    run: str | None = Field(default=None, description="A run name or id; default: the newest")
 
 
 class DemandRelease(BaseModel):

@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from retail_mlops.io import write_parquet_atomic
+
 COLUMNS = [
     "request_id",
     "timestamp",
@@ -86,9 +88,7 @@ class PredictionLog:
         self.folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         path = self.folder / f"part-{stamp}-{os.getpid()}-{n:06d}-{uuid.uuid4().hex[:6]}.parquet"
-        tmp = path.with_name(f".{path.name}.tmp")
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        write_parquet_atomic(frame, path)  # readers list part-*.parquet: never a half part
         return path
 
     def close(self) -> None:

@@ -12,13 +12,14 @@ import hashlib
 import json
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from retail_mlops.deploy.services import SERVICES
 from retail_mlops.errors import DataError
+from retail_mlops.io import atomic_write_text
 
 RELEASE_FILE = "release.json"
 R = TypeVar("R", bound=BaseModel)
@@ -56,7 +57,7 @@ class Variant(_Strict):
 class ChurnServing(_Strict):
     """`parameters.churn` of configs/deployment.yaml: how the churn service is run."""
 
-    port: int = Field(default=3000, ge=1, le=65535)
+    port: int = Field(default=SERVICES["churn"].port, ge=1, le=65535)
     variants: list[VariantSpec] = Field(
         default_factory=lambda: [
             VariantSpec(name="champion", alias="champion", weight=90),
@@ -103,12 +104,8 @@ class ChurnRelease(_Strict):
 
 def write_release(release: BaseModel, folder: Path, name: str = RELEASE_FILE) -> Path:
     """Write a release into `folder` atomically (a server may be reading the old one)."""
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(release.model_dump_json(indent=1))
-    os.replace(tmp, path)
+    atomic_write_text(path, release.model_dump_json(indent=1))
     return path
 
 

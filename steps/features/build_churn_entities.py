@@ -5,16 +5,18 @@ from typing import Annotated
 import pandas as pd
 from zenml import log_metadata, step
 
-from retail_mlops.features.customer import churn_entities
+from retail_mlops.features.customer import ChurnEntityParams, churn_entities
 from retail_mlops.names import A
+
+DEFAULTS = ChurnEntityParams()  # the step's defaults; bounds and types are the model's
 
 
 @step
 def build_churn_entities(
     transactions: pd.DataFrame,
     cutoffs: list[str],
-    horizon_days: int = 90,
-    active_window_days: int = 3650,
+    active_window_days: int,
+    horizon_days: int = DEFAULTS.horizon_days,
 ) -> Annotated[pd.DataFrame, A.CHURN_ENTITIES]:
     """(customer_id, event_timestamp = cutoff, churned) for Feast's point-in-time join.
 
@@ -30,12 +32,14 @@ def build_churn_entities(
     Raises:
         DataError: If a label window runs past the data or no customer qualifies.
     """
-    entities = churn_entities(transactions, cutoffs, horizon_days, active_window_days)
+    params = ChurnEntityParams.of(locals())
+    entities = churn_entities(transactions, cutoffs, params.horizon_days, active_window_days)
     log_metadata(
         metadata={
             "rows": len(entities),
             "cutoffs": len(cutoffs),
             "churn_rate": float(entities["churned"].mean()),
+            "horizon_days": params.horizon_days,
         },
         infer_artifact=True,
     )

@@ -12,7 +12,7 @@ from retail_mlops.names import A
 
 @step
 def compute_customer_features(
-    transactions: pd.DataFrame, cutoffs: list[str], active_window_days: int = 3650
+    transactions: pd.DataFrame, cutoffs: list[str], active_window_days: int
 ) -> tuple[Annotated[pd.DataFrame, A.CUSTOMER_FEATURES], Annotated[str, A.SOURCE_HASH]]:
     """Features of every active customer as of each cutoff, from earlier lines only.
 

@@ -5,16 +5,18 @@ from typing import Annotated
 import pandas as pd
 from zenml import log_metadata, step
 
-from retail_mlops.features.item import daily_item_demand, item_daily_features
+from retail_mlops.features.item import ItemFeatureParams, daily_item_demand, item_daily_features
 from retail_mlops.ingest.sources import content_hash
 from retail_mlops.names import A
+
+DEFAULTS = ItemFeatureParams()  # the step's defaults; bounds and types are the model's
 
 
 @step
 def compute_item_features(
     transactions: pd.DataFrame,
-    lags: list[int] | None = None,
-    windows: list[int] | None = None,
+    lags: list[int] = DEFAULTS.lags,
+    windows: list[int] = DEFAULTS.windows,
 ) -> tuple[Annotated[pd.DataFrame, A.ITEM_FEATURES], Annotated[str, A.ITEM_SOURCE_HASH]]:
     """Dense item x day features; closed days stay explicit (NULL demand, `is_open` = 0).
 
@@ -30,7 +32,8 @@ def compute_item_features(
         DataError: If the lines lack a column or are empty.
     """
     daily = daily_item_demand(transactions)
-    feats = item_daily_features(daily, tuple(lags or (1, 7, 14, 28)), tuple(windows or (7, 28, 91)))
+    params = ItemFeatureParams.of(locals())
+    feats = item_daily_features(daily, tuple(params.lags), tuple(params.windows))
     feats = feats.rename(columns={"date": "event_timestamp"})
     source_hash = content_hash(transactions)
     log_metadata(

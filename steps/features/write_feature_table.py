@@ -7,9 +7,13 @@ from zenml import get_step_context, log_metadata, step
 from zenml.logger import get_logger
 
 from retail_mlops.features import feast_store
+from retail_mlops.features.feast_store import FeatureTableParams
 from steps.client import stack_feature_store
 
 logger = get_logger(__name__)
+
+
+DEFAULTS = FeatureTableParams()  # the step's defaults; bounds and types are the model's
 
 
 @step(enable_cache=False)
@@ -17,8 +21,8 @@ def write_feature_table(
     features: pd.DataFrame,
     source_hash: str,
     view: str,
-    max_null_rate: float = 0.6,
-    max_null_rate_increase: float = 0.2,
+    max_null_rate: float = DEFAULTS.max_null_rate,
+    max_null_rate_increase: float = DEFAULTS.max_null_rate_increase,
 ) -> Annotated[str, "offline_table"]:
     """Check the table against its view, gate on null rates, upsert it, and `feast apply`.
 
@@ -35,11 +39,15 @@ def write_feature_table(
     Raises:
         DataError: Naming the column on a schema mismatch, or the numbers on a null-rate breach.
     """
+    params = FeatureTableParams.of(locals())
     feast_store.check_feature_table(features, view)
     columns = feast_store.view_columns(view)
     summary = feast_store.quality_summary(features, columns)
     feast_store.check_null_rates(
-        summary, feast_store.previous_summary(view), max_null_rate, max_null_rate_increase
+        summary,
+        feast_store.previous_summary(view),
+        params.max_null_rate,
+        params.max_null_rate_increase,
     )
     store = stack_feature_store()
     feast_store.apply_definitions(store)

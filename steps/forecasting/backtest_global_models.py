@@ -18,17 +18,25 @@ from retail_mlops.names import A
 logger = get_logger(__name__)
 
 
+DEFAULTS = GlobalParams()  # the step's defaults; bounds and types are the model's
+
+
 @step(output_materializers={str(A.GLOBAL_MODEL): XGBModelMaterializer})
 def backtest_global_models(
     demand: pd.DataFrame,
     origins: list[str],
     horizon: int,
-    country: str = "UK",
-    n_estimators: int = 300,
-    learning_rate: float = 0.05,
-    max_depth: int = 4,
-    train_origins: int = 30,
-    max_train_rows: int = 1_000_000,
+    country: str,
+    n_estimators: int = DEFAULTS.n_estimators,
+    learning_rate: float = DEFAULTS.learning_rate,
+    max_depth: int = DEFAULTS.max_depth,
+    min_child_weight: float = DEFAULTS.min_child_weight,
+    subsample: float = DEFAULTS.subsample,
+    colsample_bytree: float = DEFAULTS.colsample_bytree,
+    train_origins: int = DEFAULTS.train_origins,
+    origin_step: int = DEFAULTS.origin_step,
+    max_train_rows: int = DEFAULTS.max_train_rows,
+    seed: int = DEFAULTS.seed,
 ) -> tuple[
     Annotated[pd.DataFrame, A.GLOBAL_BACKTEST],
     Annotated[pd.DataFrame, A.GLOBAL_FORECAST],
@@ -44,8 +52,13 @@ def backtest_global_models(
         n_estimators: Trees of the global XGBoost model.
         learning_rate: Shrinkage.
         max_depth: Tree depth.
-        train_origins: Past origins (a week apart) the training rows come from.
+        min_child_weight: Minimum hessian per leaf.
+        subsample: Row subsample per tree.
+        colsample_bytree: Column subsample per tree.
+        train_origins: Past origins the training rows come from.
+        origin_step: Days between those origins.
         max_train_rows: Training rows are sampled down to this many.
+        seed: Seed of the sampling and of XGBoost.
 
     Returns:
         Backtest forecasts (model, stock_code, origin, ds, yhat) and future forecasts
@@ -56,13 +69,7 @@ def backtest_global_models(
         DataError: If the history is too short to train the global model at all.
     """
     panel = Panel.from_long(demand)
-    params = GlobalParams(
-        n_estimators=n_estimators,
-        learning_rate=learning_rate,
-        max_depth=max_depth,
-        train_origins=train_origins,
-        max_train_rows=max_train_rows,
-    )
+    params = GlobalParams.of(locals())
     spec = BacktestSpec([pd.Timestamp(o) for o in origins], horizon)
     backtest = global_backtest(panel, spec, params)
     calendar = OpenCalendar(panel.dates, country=country)

@@ -6,7 +6,7 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from retail_mlops.forecasting.backtest import evaluate
+from retail_mlops.forecasting.backtest import ChoiceParams, evaluate
 from retail_mlops.forecasting.demand import Panel
 from retail_mlops.forecasting.intervals import apply_intervals, coverage, residual_quantiles
 from retail_mlops.names import A
@@ -14,13 +14,16 @@ from retail_mlops.names import A
 logger = get_logger(__name__)
 
 
+DEFAULTS = ChoiceParams()  # the step's defaults; bounds and types are the model's
+
+
 @step
 def evaluate_forecasts(
     demand: pd.DataFrame,
     global_backtest: pd.DataFrame,
     prophet_backtest: pd.DataFrame,
-    interval_level: float = 0.8,
-    switch_margin: float = 0.3,
+    interval_level: float = DEFAULTS.interval_level,
+    switch_margin: float = DEFAULTS.switch_margin,
 ) -> tuple[
     Annotated[pd.DataFrame, A.BACKTEST_PREDICTIONS],
     Annotated[pd.DataFrame, A.BACKTEST_METRICS],
@@ -44,16 +47,19 @@ def evaluate_forecasts(
         All backtest rows with actuals, per-item metrics, the aggregate summary, and the final
         per-item model choice.
     """
+    params = ChoiceParams.of(locals())
     import mlflow
 
     panel = Panel.from_long(demand)
     result = evaluate(
-        pd.concat([global_backtest, prophet_backtest], ignore_index=True), panel, switch_margin
+        pd.concat([global_backtest, prophet_backtest], ignore_index=True),
+        panel,
+        params.switch_margin,
     )
     bt = result.predictions
     origins = sorted(bt["origin"].unique())
     early, last = bt[bt["origin"] != origins[-1]], bt[bt["origin"] == origins[-1]]
-    held = apply_intervals(last, residual_quantiles(early, interval_level))
+    held = apply_intervals(last, residual_quantiles(early, params.interval_level))
     cover = coverage(held[held["model"] == "xgboost"]) if len(origins) > 1 else float("nan")
 
     summary: dict[str, Any] = {"origins": [str(pd.Timestamp(o).date()) for o in origins]}
@@ -75,7 +81,9 @@ def evaluate_forecasts(
     logger.info("backtest summary: %s", summary)
 
     mlflow.log_metrics({k: v for k, v in metrics.items() if pd.notna(v)})
-    mlflow.log_params({"origins": ",".join(summary["origins"]), "interval_level": interval_level})
+    mlflow.log_params(
+        {"origins": ",".join(summary["origins"]), "interval_level": params.interval_level}
+    )
     mlflow.log_table(result.per_sku, artifact_file="backtest_metrics_per_sku.json")
     log_metadata(metadata={"backtest": summary}, infer_model=False)
     return bt, result.per_sku, summary, result.choice

@@ -7,13 +7,16 @@ from zenml import step
 from zenml.logger import get_logger
 from zenml.types import HTMLString
 
-from retail_mlops.forecasting.backtest import final_forecast
+from retail_mlops.forecasting.backtest import ForecastParams, final_forecast
 from retail_mlops.forecasting.demand import Panel
 from retail_mlops.forecasting.intervals import residual_quantiles
 from retail_mlops.forecasting.plots import figures_html, forecast_figure
 from retail_mlops.names import A
 
 logger = get_logger(__name__)
+
+
+DEFAULTS = ForecastParams()  # the step's defaults; bounds and types are the model's
 
 
 @step
@@ -23,9 +26,9 @@ def forecast_demand(
     prophet_forecast: pd.DataFrame,
     backtest_predictions: pd.DataFrame,
     model_choice: pd.DataFrame,
-    interval_level: float = 0.8,
-    min_history_days: int = 56,
-    top_n_plots: int = 6,
+    interval_level: float = DEFAULTS.interval_level,
+    min_history_days: int = DEFAULTS.min_history_days,
+    top_n_plots: int = DEFAULTS.top_n_plots,
 ) -> tuple[Annotated[pd.DataFrame, A.DEMAND_FORECAST], Annotated[HTMLString, A.FORECAST_PLOTS]]:
     """Assemble each item's forecast and plot the top items by units sold.
 
@@ -43,6 +46,7 @@ def forecast_demand(
         The forecast (stock_code, ds, yhat, yhat_lower, yhat_upper, model, fallback, reason)
         and an HTML page of plots (also logged to MLflow).
     """
+    params = ForecastParams.of(locals())
     import mlflow
 
     panel = Panel.from_long(demand)
@@ -50,12 +54,12 @@ def forecast_demand(
         [global_forecast, prophet_forecast[["stock_code", "ds", "yhat"]].assign(model="prophet")],
         ignore_index=True,
     )
-    quantiles = residual_quantiles(backtest_predictions, interval_level)
-    forecast = final_forecast(panel, future, model_choice, quantiles, min_history_days)
+    quantiles = residual_quantiles(backtest_predictions, params.interval_level)
+    forecast = final_forecast(panel, future, model_choice, quantiles, params.min_history_days)
     counts = forecast.drop_duplicates("stock_code")["model"].value_counts().to_dict()
     logger.info("forecast for %d items; models %s", forecast["stock_code"].nunique(), counts)
 
-    top = demand.groupby("stock_code")["y"].sum().nlargest(top_n_plots).index
+    top = demand.groupby("stock_code")["y"].sum().nlargest(params.top_n_plots).index
     figures = []
     for code in top:
         fc = forecast[forecast["stock_code"] == code]

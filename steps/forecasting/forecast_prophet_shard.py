@@ -10,10 +10,13 @@ from materializers.prophet_materializer import ProphetModelsMaterializer
 from retail_mlops.forecasting.backtest import BacktestSpec, prophet_shard
 from retail_mlops.forecasting.calendar import OpenCalendar
 from retail_mlops.forecasting.demand import Panel
-from retail_mlops.forecasting.prophet import ProphetModels, ProphetParams
+from retail_mlops.forecasting.prophet import ProphetModels, ProphetParams, ProphetShardParams
 from retail_mlops.names import A
 
 logger = get_logger(__name__)
+
+
+DEFAULTS = ProphetShardParams()  # the step's defaults; bounds and types are the model's
 
 
 @step(output_materializers={str(A.PROPHET_MODELS): ProphetModelsMaterializer})
@@ -23,11 +26,11 @@ def forecast_prophet_shard(
     n_shards: int,
     origins: list[str],
     horizon: int,
-    min_prophet_days: int = 200,
-    country: str = "UK",
-    changepoint_prior_scale: float = 0.05,
-    interval_width: float = 0.8,
-    n_jobs: int = 2,
+    min_prophet_days: int,
+    country: str,
+    n_jobs: int,
+    changepoint_prior_scale: float = DEFAULTS.changepoint_prior_scale,
+    interval_width: float = DEFAULTS.interval_width,
 ) -> tuple[
     Annotated[pd.DataFrame, A.PROPHET_BACKTEST],
     Annotated[pd.DataFrame, A.PROPHET_FORECAST],
@@ -51,14 +54,15 @@ def forecast_prophet_shard(
     Returns:
         Backtest forecasts, the final forecast, and the fitted final models (Prophet JSON).
     """
+    tuned = ProphetShardParams.of(locals())
     panel = Panel.from_long(demand)
     calendar = OpenCalendar(panel.dates, country=country)
     targets = calendar.next_open_days(panel.dates[-1] + pd.Timedelta(days=1), horizon)
     spec = BacktestSpec([pd.Timestamp(o) for o in origins], horizon)
     params = ProphetParams(
         country_holidays=country,
-        changepoint_prior_scale=changepoint_prior_scale,
-        interval_width=interval_width,
+        changepoint_prior_scale=tuned.changepoint_prior_scale,
+        interval_width=tuned.interval_width,
         uncertainty_samples=200,
     )
     backtest, forecast, models = prophet_shard(

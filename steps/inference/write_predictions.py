@@ -6,15 +6,19 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from retail_mlops.churn.predictions import TABLE, write_duckdb, write_parquet_atomic
+from retail_mlops.churn.predictions import TABLE, PredictionsParams, write_duckdb
+from retail_mlops.io import write_parquet_atomic
 from retail_mlops.paths import resolve, state_dir
 
 logger = get_logger(__name__)
 
 
+DEFAULTS = PredictionsParams()  # the step's defaults; bounds and types are the model's
+
+
 @step(enable_cache=False)
 def write_predictions(
-    predictions: pd.DataFrame, output_dir: str = ""
+    predictions: pd.DataFrame, output_dir: str = DEFAULTS.output_dir
 ) -> Annotated[str, "predictions_path"]:
     """Write `churn_predictions.parquet` and upsert this run's rows into `predictions.duckdb`.
 
@@ -25,7 +29,8 @@ def write_predictions(
     Returns:
         The Parquet path.
     """
-    folder = resolve(output_dir) if output_dir else state_dir() / "predictions"
+    params = PredictionsParams.of(locals())
+    folder = resolve(params.output_dir) if params.output_dir else state_dir() / "predictions"
     path = write_parquet_atomic(predictions, folder / "churn_predictions.parquet")
     total = write_duckdb(predictions, folder / "predictions.duckdb")
     logger.info(

@@ -7,17 +7,20 @@ from zenml import log_metadata, step
 from zenml.logger import get_logger
 
 from retail_mlops.names import A
-from retail_mlops.pricing import elasticity, promotion_uplift
+from retail_mlops.pricing import PricingParams, elasticity, promotion_uplift
 
 logger = get_logger(__name__)
+
+
+DEFAULTS = PricingParams()  # the step's defaults; bounds and types are the model's
 
 
 @step
 def analyze_pricing(
     demand: pd.DataFrame,
-    min_days: int = 30,
-    min_log_price_std: float = 0.05,
-    promo_threshold: float = 0.1,
+    min_days: int = DEFAULTS.min_days,
+    min_log_price_std: float = DEFAULTS.min_log_price_std,
+    promo_threshold: float = DEFAULTS.promo_threshold,
 ) -> tuple[
     Annotated[pd.DataFrame, A.PRICE_ELASTICITY], Annotated[pd.DataFrame, A.PROMOTION_UPLIFT]
 ]:
@@ -32,8 +35,9 @@ def analyze_pricing(
     Returns:
         Elasticity per item (with a 95% interval) and uplift per item.
     """
-    el = elasticity(demand, min_days=min_days, min_log_price_std=min_log_price_std)
-    up = promotion_uplift(demand, promo_threshold=promo_threshold)
+    params = PricingParams.of(locals())
+    el = elasticity(demand, min_days=params.min_days, min_log_price_std=params.min_log_price_std)
+    up = promotion_uplift(demand, promo_threshold=params.promo_threshold)
     significant = el[el["ci_high"] < 0]
     summary = {
         "items_with_elasticity": len(el),

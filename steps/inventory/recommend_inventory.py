@@ -7,21 +7,23 @@ from zenml import log_metadata, step
 from zenml.logger import get_logger
 from zenml.types import HTMLString
 
-from retail_mlops.churn.predictions import write_parquet_atomic
-from retail_mlops.forecasting.forecast_file import write_csv_atomic
 from retail_mlops.forecasting.intervals import residual_quantiles
 from retail_mlops.forecasting.plots import figures_html, inventory_figure
 from retail_mlops.inventory.policy import (
-    PolicyParams,
+    InventoryParams,
     policy_inputs,
     recommend,
     replay_recommendations,
     unit_costs,
 )
+from retail_mlops.io import write_csv_atomic, write_parquet_atomic
 from retail_mlops.names import A
 from retail_mlops.paths import resolve, state_dir
 
 logger = get_logger(__name__)
+
+
+DEFAULTS = InventoryParams()  # the step's defaults; bounds and types are the model's
 
 
 @step
@@ -29,15 +31,15 @@ def recommend_inventory(
     demand: pd.DataFrame,
     demand_forecast: pd.DataFrame,
     backtest_predictions: pd.DataFrame,
-    service_level: float = 0.95,
-    lead_time_days: float = 7.0,
-    lead_time_std_days: float = 0.0,
-    order_cost: float = 50.0,
-    holding_rate: float = 0.25,
-    open_days_per_year: float = 305.0,
-    fill_rate_tolerance: float = 0.05,
-    top_n_chart: int = 15,
-    output_dir: str | None = None,
+    service_level: float = DEFAULTS.service_level,
+    lead_time_days: float = DEFAULTS.lead_time_days,
+    lead_time_std_days: float = DEFAULTS.lead_time_std_days,
+    order_cost: float = DEFAULTS.order_cost,
+    holding_rate: float = DEFAULTS.holding_rate,
+    open_days_per_year: float = DEFAULTS.open_days_per_year,
+    fill_rate_tolerance: float = DEFAULTS.fill_rate_tolerance,
+    top_n_chart: int = DEFAULTS.top_n_chart,
+    output_dir: str | None = DEFAULTS.output_dir,
 ) -> tuple[
     Annotated[pd.DataFrame, A.INVENTORY_RECOMMENDATIONS], Annotated[HTMLString, A.INVENTORY_CHART]
 ]:
@@ -60,15 +62,8 @@ def recommend_inventory(
     Returns:
         The recommendation table and a chart of the top items.
     """
-    params = PolicyParams(
-        service_level,
-        lead_time_days,
-        lead_time_std_days,
-        order_cost,
-        holding_rate,
-        open_days_per_year,
-        fill_rate_tolerance,
-    )
+    settings = InventoryParams.of(locals())
+    params = settings.policy()
     quantiles = residual_quantiles(backtest_predictions)
     items = policy_inputs(demand_forecast, quantiles, unit_costs(demand))
     recs = recommend(items, params)
@@ -76,7 +71,7 @@ def recommend_inventory(
     recs = recs.merge(replay.drop(columns="target"), on="stock_code", how="left")
     recs["missed_target"] = recs["missed_target"].astype("boolean")
 
-    out_dir = resolve(output_dir) if output_dir else state_dir() / "inventory"
+    out_dir = resolve(settings.output_dir) if settings.output_dir else state_dir() / "inventory"
     out_dir.mkdir(parents=True, exist_ok=True)
     write_parquet_atomic(recs, out_dir / "recommendations.parquet")
     write_csv_atomic(recs, out_dir / "recommendations.csv")
@@ -86,7 +81,7 @@ def recommend_inventory(
     summary: dict[str, Any] = {
         "items": len(recs),
         "replayed_items": len(replayed),
-        "target_service_level": service_level,
+        "target_service_level": params.service_level,
         "mean_fill_rate": float(replayed["fill_rate"].mean()),
         "demand_weighted_fill_rate": float((replayed["fill_rate"] * weights).sum() / weights.sum()),
         "mean_stockout_days": float(replayed["stockout_days"].mean()),
@@ -101,7 +96,7 @@ def recommend_inventory(
         infer_artifact=True,
     )
     value = recs.assign(v=recs["annual_demand"] * recs["unit_cost"].fillna(0))
-    top = value.nlargest(top_n_chart, "v")
+    top = value.nlargest(settings.top_n_chart, "v")
     html = figures_html(
         [("Policy of the top items by demand value", inventory_figure(top))], "Inventory"
     )

@@ -7,17 +7,19 @@ from zenml import log_metadata, step
 from zenml.types import HTMLString
 
 from retail_mlops.features.customer import FEATURE_COLUMNS
-from retail_mlops.monitoring.drift import run_drift_report
+from retail_mlops.monitoring.drift import DriftReportParams, run_drift_report
 from retail_mlops.names import A
+
+DEFAULTS = DriftReportParams()  # the step's defaults; bounds and types are the model's
 
 
 @step
 def build_drift_report(
     reference: pd.DataFrame,
     current: pd.DataFrame,
-    method: str = "wasserstein",
-    threshold: float = 0.1,
-    max_reference_rows: int = 20_000,
+    method: str = DEFAULTS.method,
+    threshold: float = DEFAULTS.threshold,
+    max_reference_rows: int = DEFAULTS.max_reference_rows,
 ) -> tuple[Annotated[HTMLString, A.DRIFT_REPORT], Annotated[dict[str, Any], A.DRIFT_SUMMARY]]:
     """Run the report and return its HTML (the step's dashboard view) and a summary.
 
@@ -34,8 +36,14 @@ def build_drift_report(
     Raises:
         DataError: If feature columns are missing.
     """
+    params = DriftReportParams.of(locals())
     snapshot, summary = run_drift_report(
-        reference, current, list(FEATURE_COLUMNS), method, threshold, max_reference_rows
+        reference,
+        current,
+        list(FEATURE_COLUMNS),
+        params.method,
+        params.threshold,
+        params.max_reference_rows,
     )
     log_metadata(
         metadata={

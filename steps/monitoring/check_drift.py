@@ -6,7 +6,7 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from retail_mlops.monitoring.drift import drift_gate, prediction_ks
+from retail_mlops.monitoring.drift import DriftGateParams, drift_gate, prediction_ks
 from retail_mlops.names import A
 
 logger = get_logger(__name__)
@@ -22,15 +22,18 @@ def _alert(text: str) -> None:
         alerter.post(f"churn_batch_inference: {text}")
 
 
+DEFAULTS = DriftGateParams()  # the step's defaults; bounds and types are the model's
+
+
 @step(enable_cache=False)
 def check_drift(
     drift_summary: dict[str, Any],
     reference_predictions: pd.DataFrame,
     predictions: pd.DataFrame,
-    max_drift_share: float = 0.5,
-    max_prediction_ks: float = 0.2,
-    fail_on_feature_drift: bool = False,
-    fail_on_prediction_drift: bool = True,
+    max_drift_share: float = DEFAULTS.max_drift_share,
+    max_prediction_ks: float = DEFAULTS.max_prediction_ks,
+    fail_on_feature_drift: bool = DEFAULTS.fail_on_feature_drift,
+    fail_on_prediction_drift: bool = DEFAULTS.fail_on_prediction_drift,
 ) -> Annotated[dict[str, Any], A.GATE_RESULT]:
     """Fail or warn, with the numbers, when drift passes the configured thresholds.
 
@@ -49,6 +52,7 @@ def check_drift(
     Raises:
         RuntimeError: With every breach and its numbers, when a failing check is breached.
     """
+    params = DriftGateParams.of(locals())
     ks = prediction_ks(
         reference_predictions["churn_probability"].to_numpy(),
         predictions["churn_probability"].to_numpy(),
@@ -56,10 +60,10 @@ def check_drift(
     gate = drift_gate(
         drift_summary,
         ks,
-        max_drift_share,
-        max_prediction_ks,
-        fail_on_feature_drift,
-        fail_on_prediction_drift,
+        params.max_drift_share,
+        params.max_prediction_ks,
+        params.fail_on_feature_drift,
+        params.fail_on_prediction_drift,
     )
     result = {
         **ks,

@@ -6,14 +6,42 @@ import pandas as pd
 from zenml import get_step_context, log_metadata, step
 from zenml.logger import get_logger
 
+from retail_mlops.churn.description import churn_model_description, churn_version_description
 from retail_mlops.churn.metrics import PRIMARY_METRIC, beats, classification_metrics
 from retail_mlops.churn.model import LABEL, predict_churn
 from retail_mlops.errors import DataError
+from retail_mlops.features.customer import FEATURE_COLUMNS
 from retail_mlops.names import CHAMPION, MODEL_NAME, A
 from retail_mlops.registry import MLFLOW_VERSION_KEY, alias_version, register
 from steps.client import promote_model
 
 logger = get_logger(__name__)
+
+ENTITIES_STEP = "build_churn_entities"  # labels the rows: its horizon_days defines churn
+
+
+def _descriptions() -> tuple[str, str]:
+    """(version, registered model) descriptions from this run's configuration.
+
+    The horizon is the entities step's parameter and the window the pipeline's cutoffs; both
+    are read from the run's snapshot, where ZenML records every step's resolved parameters, so
+    the text states what this version was really trained on. Empty strings (and a warning)
+    for a pipeline that lacks them: the version is registered all the same.
+    """
+    snapshot = get_step_context().pipeline_run.snapshot
+    steps = snapshot.step_configurations if snapshot else {}
+    params = (snapshot.pipeline_configuration.parameters if snapshot else None) or {}
+    try:
+        horizon = int(steps[ENTITIES_STEP].config.parameters["horizon_days"])
+        first, test = str(params["first_cutoff"]), str(params["test_cutoff"])
+    except (KeyError, TypeError, ValueError) as exc:
+        logger.warning("run lacks the horizon or cutoffs (%r): no registry descriptions", exc)
+        return "", ""
+    features = list(FEATURE_COLUMNS)
+    return (
+        churn_version_description(horizon, features, first, test),
+        churn_model_description(horizon, features),
+    )
 
 
 @step(enable_cache=False)
@@ -40,7 +68,14 @@ def promote_churn_model(
     import mlflow
 
     run_name = get_step_context().pipeline_run.name
-    version = register(model_uri, MODEL_NAME, tags={"zenml_run": run_name})
+    description, model_description = _descriptions()
+    version = register(
+        model_uri,
+        MODEL_NAME,
+        tags={"zenml_run": run_name},
+        description=description,
+        model_description=model_description,
+    )
     # Link the ZenML model version to the MLflow one before promotion mirrors the stage.
     log_metadata(metadata={MLFLOW_VERSION_KEY: version}, infer_model=True)
     candidate = metrics["model"]

@@ -5,9 +5,12 @@ from typing import Annotated, Any
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from retail_mlops.deploy.deployer import deploy
+from retail_mlops.deploy.deployer import DeployParams, deploy
 
 logger = get_logger(__name__)
+
+
+DEFAULTS = DeployParams()  # the step's defaults; bounds and types are the model's
 
 
 @step(enable_cache=False)
@@ -16,7 +19,7 @@ def deploy_bento(
     bento_tag: str,
     release: dict[str, Any],
     port: int,
-    host: str = "127.0.0.1",
+    host: str = DEFAULTS.host,
 ) -> Annotated[dict[str, Any], "deployment"]:
     """Start `bentoml serve BENTO` in its own session, wait for /readyz, send a smoke request.
 
@@ -27,7 +30,8 @@ def deploy_bento(
     Returns:
         service, bento, url, pid, models.
     """
-    dep = deploy(service, bento_tag, port, release, host=host)
+    params = DeployParams.of(locals())
+    dep = deploy(service, bento_tag, port, release, host=params.host)
     info = {
         "service": service,
         "bento": bento_tag,

@@ -5,14 +5,16 @@ from typing import Annotated, Any
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
+from retail_mlops.serving.demand import DemandImportParams
 from steps.client import latest_demand_release
 
 logger = get_logger(__name__)
+DEFAULTS = DemandImportParams()  # the step's defaults; bounds and types are the model's
 
 
 @step(enable_cache=False)
 def import_demand_tables(
-    demand: dict[str, Any] | None = None, run: str | None = None
+    demand: dict[str, Any] | None, run: str | None = DEFAULTS.run
 ) -> Annotated[dict[str, Any], "demand_release"]:
     """Pin a demand_forecasting run's forecast and inventory inputs for the demand service.
 
@@ -32,7 +34,8 @@ def import_demand_tables(
     Raises:
         DataError: If there is no completed run, or its tables are not servable.
     """
-    release = latest_demand_release(demand, run=run)
+    params = DemandImportParams.of(locals())
+    release = latest_demand_release(demand, run=params.run)
     logger.info(
         "demand release: %s (%d items, up to %d open days)",
         release.model_tag,

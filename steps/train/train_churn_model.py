@@ -9,7 +9,7 @@ from zenml.enums import ArtifactType
 from zenml.logger import get_logger
 
 from materializers.xgb_materializer import XGBModelMaterializer
-from retail_mlops.churn.model import XGBParams, fit_xgb
+from retail_mlops.churn.model import TrainParams, fit_xgb
 from retail_mlops.churn.tracking import log_churn_model
 from retail_mlops.features.customer import FEATURE_COLUMNS
 from retail_mlops.names import A
@@ -17,17 +17,22 @@ from retail_mlops.names import A
 logger = get_logger(__name__)
 
 
+DEFAULTS = TrainParams()  # the step's defaults; bounds and types are the model's
+
+
 @step(output_materializers={str(A.MODEL): XGBModelMaterializer})
 def train_churn_model(
     train: pd.DataFrame,
     valid: pd.DataFrame,
-    n_estimators: int = 3000,
-    learning_rate: float = 0.02,
-    max_depth: int = 2,
-    min_child_weight: float = 5.0,
-    subsample: float = 0.8,
-    colsample_bytree: float = 0.8,
-    early_stopping_rounds: int = 100,
+    n_estimators: int = DEFAULTS.n_estimators,
+    learning_rate: float = DEFAULTS.learning_rate,
+    max_depth: int = DEFAULTS.max_depth,
+    min_child_weight: float = DEFAULTS.min_child_weight,
+    subsample: float = DEFAULTS.subsample,
+    colsample_bytree: float = DEFAULTS.colsample_bytree,
+    early_stopping_rounds: int = DEFAULTS.early_stopping_rounds,
+    n_jobs: int = DEFAULTS.n_jobs,
+    random_state: int = DEFAULTS.random_state,
 ) -> tuple[
     Annotated[xgb.XGBClassifier, ArtifactConfig(name=A.MODEL, artifact_type=ArtifactType.MODEL)],
     Annotated[str, A.MODEL_URI],
@@ -44,6 +49,8 @@ def train_churn_model(
         subsample: Row subsample per tree.
         colsample_bytree: Column subsample per tree.
         early_stopping_rounds: Patience on validation log loss.
+        n_jobs: XGBoost threads.
+        random_state: Seed.
 
     Returns:
         The fitted classifier and the MLflow model URI it was logged under.
@@ -51,15 +58,7 @@ def train_churn_model(
     Raises:
         DataError: If the frames lack feature columns or the label.
     """
-    params = XGBParams(
-        n_estimators,
-        learning_rate,
-        max_depth,
-        min_child_weight,
-        subsample,
-        colsample_bytree,
-        early_stopping_rounds,
-    )
+    params = TrainParams.of(locals())
     features = list(FEATURE_COLUMNS)
     model = fit_xgb(train, valid, features, params)
     logger.info(

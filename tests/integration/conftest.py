@@ -33,8 +33,10 @@ def mlflow_client(local_stack: str) -> Any:
 
 
 def write_config(tmp_path: Path, base: str, **changes: Any) -> Path:
-    """Copy configs/<base> with changes: dotted keys set nested values."""
-    raw = yaml.safe_load((PROJECT_ROOT / "configs" / base).read_text())
+    """Copy configs/<base> (merged over what it extends) with changes: dotted keys set values."""
+    from configs.schema import load_config
+
+    raw = load_config(PROJECT_ROOT / "configs" / base)
     for dotted, value in changes.items():
         node = raw
         *parents, leaf = dotted.split(".")

@@ -63,6 +63,9 @@ def test_training_run_completes_and_registers_champion(
     assert mlflow_client.get_model_version_by_alias("churn_classifier", "champion").version == 1
     assert mlflow_client.get_model_version_by_alias("churn_classifier", "challenger").version == 1
     assert _zenml_production_mlflow_version() == 1
+    # the MLflow UI explains the version: its label definition, among the rest
+    description = mlflow_client.get_model_version("churn_classifier", "1").description
+    assert "`churned`: 1 if the customer has no invoice line in [cutoff" in description
 
 
 def test_training_logs_metrics_model_and_quarantine(
@@ -106,15 +109,15 @@ def test_training_logs_metrics_model_and_quarantine(
 def test_training_set_from_feast_equals_direct_computation(first_training: Any) -> None:
     """No skew: Feast's point-in-time path returns exactly the directly computed table."""
     import numpy as np
-    import yaml
     from zenml.client import Client
 
+    from configs.schema import load_config
     from retail_mlops.features.customer import FEATURE_COLUMNS, build_churn_dataset, monthly_cutoffs
 
     run = Client().get_pipeline_run(first_training.id)
     via_feast = run.steps["fetch_customer_features"].outputs["customer_dataset"][0].load()
     clean = run.steps["validate_transactions"].outputs["transactions"][0].load()
-    params = yaml.safe_load(DEV_TRAINING.read_text())["parameters"]
+    params = load_config(DEV_TRAINING)["parameters"]
     cutoffs = [
         *monthly_cutoffs(params["first_cutoff"], params["last_train_cutoff"]),
         params["test_cutoff"],

@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retail_mlops.errors import DataError
+from retail_mlops.errors import DataError, InfraError
 from retail_mlops.features import feast_store
 from retail_mlops.features.customer import FEATURE_COLUMNS, customer_feature_snapshots
-from tests.conftest import PROJECT_ROOT, SUBSET
+from tests.conftest import PROJECT_ROOT
 from tests.servers import free_port, redis_server
 
 pytestmark = [
@@ -132,14 +132,9 @@ def _restore_definitions() -> None:
 
 
 @pytest.fixture(scope="module")
-def snapshots() -> pd.DataFrame:
-    from retail_mlops.ingest.sources import read_source
-    from retail_mlops.validate.rules import split_quarantine
-
-    raw, _ = read_source({"kind": "file", "path": str(SUBSET)})
-    clean, _ = split_quarantine(raw)
+def snapshots(subset_clean: pd.DataFrame) -> pd.DataFrame:
     # a 30-day activity window: some customers drop out of later snapshots
-    snaps = customer_feature_snapshots(clean, [*FIRST, *SECOND], active_window_days=30)
+    snaps = customer_feature_snapshots(subset_clean, [*FIRST, *SECOND], active_window_days=30)
     return snaps.rename(columns={"cutoff": TS})
 
 
@@ -306,7 +301,7 @@ def test_pod_b_sees_the_quality_summary_of_the_last_write(
 def test_missing_variable_is_one_readable_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FEAST_REGISTRY_PATH")
     monkeypatch.delenv("FEAST_REDIS_CONNECTION")
-    with pytest.raises(DataError, match="needs environment variable") as info:
+    with pytest.raises(InfraError, match="needs environment variable") as info:
         feast_store.feature_store(str(REMOTE_REPO))
     message = str(info.value)
     assert "\n" not in message

@@ -58,7 +58,7 @@ def main() -> None:
     )
     from zenml.utils import source_utils
 
-    from configs.schema import validate_config_file
+    from configs.schema import run_config
     from configs.stacks import register_stack
 
     # ZenML takes the main module's folder as the source root (what it archives and ships to
@@ -102,9 +102,9 @@ def main() -> None:
         submitted.clear()
         t0 = time.monotonic()
         try:
-            validate_config_file(config, name)
             pipe = getattr(importlib.import_module(f"pipelines.{name}"), name)
-            pipe.with_options(config_path=str(config))()
+            with run_config(config, name) as path:
+                pipe.with_options(config_path=str(path))()
         except Exception:
             # One broken pipeline fails its own tests, not every pipeline's.
             failed = True

@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
+from retail_mlops.deploy.services import SERVICES
 from tests.conftest import PROJECT_ROOT
 from tests.integration.conftest import local_stack, mlflow_client  # noqa: F401  (fixtures)
 
 API_KEY = "test-key-7f3a"
-CHURN_TARGET = "bentos.churn_service.service:ChurnService"
+CHURN_TARGET = SERVICES["churn"].target
 
 
 def _run(name: str, config: str) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.conftest import PROJECT_ROOT, SUBSET
+from tests.conftest import PROJECT_ROOT
 from tests.integration.conftest import run_cli
 
 pytestmark = [pytest.mark.integration]
@@ -21,21 +21,19 @@ pytestmark = [pytest.mark.integration]
 AS_OF = "2011-06-01"
 
 
-def test_ab_report_joins_served_predictions_with_real_outcomes(churn_server: Any) -> None:
+def test_ab_report_joins_served_predictions_with_real_outcomes(
+    churn_server: Any, subset_clean: pd.DataFrame
+) -> None:
     from retail_mlops.deploy.process import http
     from retail_mlops.features.customer import (
         FEATURE_COLUMNS,
         churn_labels,
         customer_feature_snapshots,
     )
-    from retail_mlops.ingest.sources import read_source
     from retail_mlops.serving.predlog import read_log
     from retail_mlops.serving.runtime import predictions_dir
-    from retail_mlops.validate.rules import split_quarantine
 
-    raw, _ = read_source({"kind": "file", "path": str(SUBSET)})
-    clean, _ = split_quarantine(raw)
-    snaps = customer_feature_snapshots(clean, [AS_OF])
+    snaps = customer_feature_snapshots(subset_clean, [AS_OF])
     rows = [
         {
             "customer_id": str(r["customer_id"]),
@@ -64,9 +62,9 @@ def test_ab_report_joins_served_predictions_with_real_outcomes(churn_server: Any
     # the report's churn rate per variant is what those customers really did afterwards
     from retail_mlops.monitoring.ab import ab_report
 
-    report = ab_report(mine, clean)
+    report = ab_report(mine, subset_clean)
     assert report.counts.mature == len(rows)
-    labels = churn_labels(clean, [r["customer_id"] for r in rows], pd.Timestamp(AS_OF))
+    labels = churn_labels(subset_clean, [r["customer_id"] for r in rows], pd.Timestamp(AS_OF))
     for variant, group in mine.groupby("variant"):
         row = report.table[report.table["variant"] == variant].iloc[0]
         assert row["n_mature"] == len(group)

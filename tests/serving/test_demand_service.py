@@ -30,7 +30,7 @@ from retail_mlops.forecasting.backtest import (
     final_forecast,
 )
 from retail_mlops.forecasting.calendar import OpenCalendar
-from retail_mlops.forecasting.demand import Panel, daily_demand, sales_lines
+from retail_mlops.forecasting.demand import Panel
 from retail_mlops.forecasting.intervals import residual_quantiles
 from retail_mlops.forecasting.naive import seasonal_naive
 from retail_mlops.inventory.policy import (
@@ -55,9 +55,7 @@ from retail_mlops.serving.demand import (
     policy_defaults,
 )
 from retail_mlops.serving.release import release_env, write_release
-from tests.conftest import PROJECT_ROOT
 
-TOP_ITEMS = PROJECT_ROOT / "tests" / "data" / "online_retail_top_items.csv.gz"
 ORIGINS = [pd.Timestamp("2011-08-01"), pd.Timestamp("2011-09-01")]  # the dev config's
 HORIZON = 14
 N_ITEMS = 5
@@ -90,13 +88,9 @@ def _long(panel: Panel, yhat: np.ndarray, targets: pd.DatetimeIndex, **cols: Any
 
 
 @pytest.fixture(scope="module")
-def tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+def tables(top_items_demand: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(demand_forecast, inventory_recommendations) of the top items, as the pipeline makes them."""
-    from retail_mlops.ingest.sources import read_source
-
-    raw, _ = read_source({"kind": "file", "path": str(TOP_ITEMS)})
-    sales, _ = sales_lines(raw)
-    demand = daily_demand(sales)
+    demand = top_items_demand
     top = demand.groupby("stock_code")["y"].sum().nlargest(N_ITEMS).index
     demand = demand[demand["stock_code"].isin(top)]
     panel = Panel.from_long(demand)

@@ -67,14 +67,14 @@ def test_a_service_that_cannot_start_keeps_the_previous_one(
     churn_registry: dict[str, int], tmp_path: Path
 ) -> None:
     from retail_mlops.deploy import deployer, process
-    from retail_mlops.errors import DataError
+    from retail_mlops.errors import InfraError
 
     port = process.free_port()
     release: dict[str, Any] = _deploy_release()
     tag = deployer.build_bento("churn", release)
     good = deployer.deploy("churn", tag, port, release)
     try:
-        with pytest.raises(DataError, match="restored"):
+        with pytest.raises(InfraError, match="restored"):
             deployer.deploy("churn", "churn_service:doesnotexist", port, release)
         back = process.current("churn")
         assert back is not None

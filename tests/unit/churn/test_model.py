@@ -12,7 +12,7 @@ from xgboost import XGBClassifier
 from retail_mlops.churn.model import (
     LABEL,
     RecencyBaseline,
-    XGBParams,
+    TrainParams,
     fit_xgb,
     predict_churn,
     split_by_time,
@@ -20,7 +20,7 @@ from retail_mlops.churn.model import (
 from retail_mlops.errors import DataError
 
 Fitted = tuple[XGBClassifier, pd.DataFrame, list[str]]
-FAST = XGBParams(n_estimators=200, learning_rate=0.1, early_stopping_rounds=20)
+FAST = TrainParams(n_estimators=200, learning_rate=0.1, early_stopping_rounds=20)
 
 
 def _by_cutoff(months: list[str], rows_per_cutoff: int = 3) -> pd.DataFrame:

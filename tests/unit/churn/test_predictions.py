@@ -1,4 +1,4 @@
-"""Unit tests for retail_mlops/churn/predictions.py: atomic Parquet writes and DuckDB upserts."""
+"""Unit tests for retail_mlops/churn/predictions.py: DuckDB upserts of batch predictions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from retail_mlops.churn.predictions import TABLE, write_duckdb, write_parquet_atomic
+from retail_mlops.churn.predictions import TABLE, write_duckdb
 
 
 def _predictions(run_id: str, n: int, version: int = 1, offset: int = 0) -> pd.DataFrame:
@@ -22,37 +22,6 @@ def _predictions(run_id: str, n: int, version: int = 1, offset: int = 0) -> pd.D
             "scored_at": pd.Timestamp("2011-12-02 03:04:05"),
         }
     )
-
-
-# --- write_parquet_atomic ---------------------------------------------------------------------
-
-
-def test_write_parquet_atomic_round_trips_and_leaves_no_temp_files(tmp_path: Path) -> None:
-    target = tmp_path / "out" / "nested" / "predictions.parquet"
-    df = _predictions("r1", 4)
-    assert write_parquet_atomic(df, target) == target
-    assert sorted(p.name for p in target.parent.iterdir()) == ["predictions.parquet"]
-    pd.testing.assert_frame_equal(pd.read_parquet(target), df, check_dtype=False)
-
-
-def test_write_parquet_atomic_replaces_existing_file(tmp_path: Path) -> None:
-    target = tmp_path / "predictions.parquet"
-    write_parquet_atomic(_predictions("r1", 4), target)
-    second = _predictions("r2", 2)
-    write_parquet_atomic(second, target)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["predictions.parquet"]
-    pd.testing.assert_frame_equal(pd.read_parquet(target), second, check_dtype=False)
-
-
-def test_write_parquet_atomic_failure_keeps_old_file_and_cleans_up(tmp_path: Path) -> None:
-    target = tmp_path / "predictions.parquet"
-    first = _predictions("r1", 3)
-    write_parquet_atomic(first, target)
-    unwritable = pd.DataFrame({"x": [object(), object()]})  # pyarrow cannot serialise these
-    with pytest.raises(Exception, match=r"."):
-        write_parquet_atomic(unwritable, target)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["predictions.parquet"]
-    pd.testing.assert_frame_equal(pd.read_parquet(target), first, check_dtype=False)
 
 
 # --- write_duckdb -----------------------------------------------------------------------------

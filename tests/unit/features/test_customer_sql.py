@@ -18,21 +18,10 @@ from retail_mlops.features.customer import (
     customer_features,
     monthly_cutoffs,
 )
-from tests.conftest import SUBSET
 from tests.reference.customer_features import customer_features as reference_features
 
 CUTOFFS = monthly_cutoffs("2010-03-01", "2010-08-01")  # six monthly snapshots
 KEY = ["cutoff", "customer_id"]
-
-
-@pytest.fixture(scope="module")
-def lines() -> pd.DataFrame:
-    from retail_mlops.ingest.sources import read_source
-    from retail_mlops.validate.rules import split_quarantine
-
-    raw, _ = read_source({"kind": "file", "path": str(SUBSET)})
-    clean, _ = split_quarantine(raw)
-    return clean
 
 
 def _reference(lines: pd.DataFrame, window: int) -> pd.DataFrame:
@@ -41,28 +30,28 @@ def _reference(lines: pd.DataFrame, window: int) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("window", [365, 30])
-def test_snapshots_match_pandas_reference(lines: pd.DataFrame, window: int) -> None:
-    sql = customer_feature_snapshots(lines, CUTOFFS, active_window_days=window)
+def test_snapshots_match_pandas_reference(subset_clean: pd.DataFrame, window: int) -> None:
+    sql = customer_feature_snapshots(subset_clean, CUTOFFS, active_window_days=window)
     sql = sql.sort_values(KEY, ignore_index=True)
-    ref = _reference(lines, window)
+    ref = _reference(subset_clean, window)
     assert list(sql.columns) == ["customer_id", "cutoff", *FEATURE_COLUMNS]
     assert set(sql["cutoff"]) == set(CUTOFFS)
     assert len(sql) > 100  # not vacuous
     pd.testing.assert_frame_equal(sql, ref, check_exact=False, rtol=1e-9, atol=1e-12)
 
 
-def test_one_query_equals_one_call_per_cutoff(lines: pd.DataFrame) -> None:
-    together = customer_feature_snapshots(lines, CUTOFFS, active_window_days=365)
-    apart = pd.concat([customer_features(lines, c) for c in CUTOFFS], ignore_index=True)
+def test_one_query_equals_one_call_per_cutoff(subset_clean: pd.DataFrame) -> None:
+    together = customer_feature_snapshots(subset_clean, CUTOFFS, active_window_days=365)
+    apart = pd.concat([customer_features(subset_clean, c) for c in CUTOFFS], ignore_index=True)
     pd.testing.assert_frame_equal(
         together.sort_values(KEY, ignore_index=True), apart.sort_values(KEY, ignore_index=True)
     )
 
 
-def test_build_churn_dataset_is_entities_joined_with_snapshots(lines: pd.DataFrame) -> None:
-    data = build_churn_dataset(lines, CUTOFFS, horizon_days=90, active_window_days=365)
-    entities = churn_entities(lines, CUTOFFS, horizon_days=90, active_window_days=365)
-    snaps = customer_feature_snapshots(lines, CUTOFFS, active_window_days=365)
+def test_build_churn_dataset_is_entities_joined_with_snapshots(subset_clean: pd.DataFrame) -> None:
+    data = build_churn_dataset(subset_clean, CUTOFFS, horizon_days=90, active_window_days=365)
+    entities = churn_entities(subset_clean, CUTOFFS, horizon_days=90, active_window_days=365)
+    snaps = customer_feature_snapshots(subset_clean, CUTOFFS, active_window_days=365)
     joined = snaps.merge(
         entities.rename(columns={"event_timestamp": "cutoff"}), on=["customer_id", "cutoff"]
     ).sort_values(KEY, ignore_index=True)

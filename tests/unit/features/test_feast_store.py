@@ -25,7 +25,6 @@ from retail_mlops.features import feast_store
 from retail_mlops.features.customer import FEATURE_COLUMNS, customer_feature_snapshots
 from retail_mlops.features.definitions import offline_layout
 from retail_mlops.features.item import ITEM_FEATURE_COLUMNS
-from tests.conftest import SUBSET
 
 VIEW = "customer_features"
 TS = "event_timestamp"
@@ -49,13 +48,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def snapshots() -> pd.DataFrame:
-    from retail_mlops.ingest.sources import read_source
-    from retail_mlops.validate.rules import split_quarantine
-
-    raw, _ = read_source({"kind": "file", "path": str(SUBSET)})
-    clean, _ = split_quarantine(raw)
-    snaps = customer_feature_snapshots(clean, CUTOFFS, active_window_days=365)
+def snapshots(subset_clean: pd.DataFrame) -> pd.DataFrame:
+    snaps = customer_feature_snapshots(subset_clean, CUTOFFS, active_window_days=365)
     return snaps.rename(columns={"cutoff": TS})
 
 

@@ -21,7 +21,7 @@ import pytest
 from retail_mlops.features import feast_store
 from retail_mlops.features.customer import FEATURE_COLUMNS, customer_feature_snapshots
 from retail_mlops.features.definitions import offline_layout
-from tests.conftest import PROJECT_ROOT, SUBSET
+from tests.conftest import PROJECT_ROOT
 from tests.servers import redis_server
 
 VIEW = "customer_features"
@@ -42,14 +42,9 @@ def redis_port() -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
-def snapshots() -> pd.DataFrame:
-    from retail_mlops.ingest.sources import read_source
-    from retail_mlops.validate.rules import split_quarantine
-
-    raw, _ = read_source({"kind": "file", "path": str(SUBSET)})
-    clean, _ = split_quarantine(raw)
+def snapshots(subset_clean: pd.DataFrame) -> pd.DataFrame:
     # a 30-day activity window: some April customers are missing from May
-    snaps = customer_feature_snapshots(clean, CUTOFFS, active_window_days=30)
+    snaps = customer_feature_snapshots(subset_clean, CUTOFFS, active_window_days=30)
     return snaps.rename(columns={"cutoff": TS})
 
 

@@ -30,7 +30,6 @@ from retail_mlops.features.item import (
     item_daily_features,
     item_feature_columns,
 )
-from tests.conftest import SUBSET
 from tests.reference.item_features import item_daily_features_pandas
 
 D0 = pd.Timestamp("2010-01-01")
@@ -387,14 +386,9 @@ def test_invoice_lines_at_or_after_t_do_not_change_features_up_to_t(
 
 
 @pytest.fixture(scope="module")
-def real_daily() -> pd.DataFrame:
-    from retail_mlops.ingest.sources import read_source
-    from retail_mlops.validate.rules import split_quarantine
-
-    raw, _ = read_source({"kind": "file", "path": str(SUBSET)})
-    clean, _ = split_quarantine(raw)
-    items = sorted(clean["stock_code"].unique())[::12][:300]  # ~300 items across the range
-    return daily_item_demand(clean[clean["stock_code"].isin(items)])
+def real_daily(subset_clean: pd.DataFrame) -> pd.DataFrame:
+    items = sorted(subset_clean["stock_code"].unique())[::12][:300]  # ~300 items across the range
+    return daily_item_demand(subset_clean[subset_clean["stock_code"].isin(items)])
 
 
 def test_sql_matches_pandas_reference_on_real_subset(real_daily: pd.DataFrame) -> None:

@@ -11,20 +11,14 @@ import pandas as pd
 import pytest
 
 from retail_mlops.forecasting.prophet import ProphetParams, fit_predict, make_prophet, mean_forecast
-from tests.conftest import PROJECT_ROOT
-
-TOP_ITEMS = PROJECT_ROOT / "tests" / "data" / "online_retail_top_items.csv.gz"
 
 
 @pytest.fixture(scope="module")
-def history() -> pd.DataFrame:
+def history(top_items_demand: pd.DataFrame) -> pd.DataFrame:
     """Daily units of the best-selling item in the committed real subset, on open days."""
-    from retail_mlops.forecasting.demand import Panel, daily_demand, sales_lines
-    from retail_mlops.ingest.sources import read_source
+    from retail_mlops.forecasting.demand import Panel
 
-    raw, _ = read_source({"kind": "file", "path": str(TOP_ITEMS)})
-    sales, _ = sales_lines(raw)
-    panel = Panel.from_long(daily_demand(sales))
+    panel = Panel.from_long(top_items_demand)
     best = int(np.nansum(panel.y, axis=1).argmax())
     return panel.series(best)[["ds", "y"]].reset_index(drop=True)
 

@@ -21,7 +21,6 @@ from retail_mlops.errors import DataError
 from retail_mlops.features.customer import churn_entities, churn_labels
 from retail_mlops.monitoring.ab import ABReport, ab_report, render
 from retail_mlops.serving.predlog import COLUMNS, PredictionLog, read_log
-from tests.conftest import SUBSET
 
 HORIZON = 90
 AS_OFS = [pd.Timestamp("2011-03-01"), pd.Timestamp("2011-06-01")]
@@ -32,19 +31,9 @@ WALL = pd.Timestamp("2026-01-05 12:00:00")
 
 
 @pytest.fixture(scope="module")
-def lines() -> pd.DataFrame:
-    from retail_mlops.ingest.sources import read_source
-    from retail_mlops.validate.rules import split_quarantine
-
-    raw, _ = read_source({"kind": "file", "path": str(SUBSET)})
-    clean, _ = split_quarantine(raw)
-    return clean
-
-
-@pytest.fixture(scope="module")
-def entities(lines: pd.DataFrame) -> pd.DataFrame:
+def entities(subset_clean: pd.DataFrame) -> pd.DataFrame:
     """Real (customer, as_of, churned) at the two dates, as the model was trained on them."""
-    ent = churn_entities(lines, AS_OFS, HORIZON, active_window_days=365)
+    ent = churn_entities(subset_clean, AS_OFS, HORIZON, active_window_days=365)
     assert len(ent) > 600
     assert 0.3 < ent["churned"].mean() < 0.8  # both classes well represented
     return ent
@@ -119,8 +108,8 @@ def split_log(entities: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def split_report(split_log: pd.DataFrame, lines: pd.DataFrame) -> ABReport:
-    return ab_report(split_log, lines, HORIZON)
+def split_report(split_log: pd.DataFrame, subset_clean: pd.DataFrame) -> ABReport:
+    return ab_report(split_log, subset_clean, HORIZON)
 
 
 def _expected_rows(entities: pd.DataFrame, log: pd.DataFrame, variant: str) -> pd.DataFrame:
@@ -132,14 +121,14 @@ def _expected_rows(entities: pd.DataFrame, log: pd.DataFrame, variant: str) -> p
 
 
 def test_outcomes_match_churn_labels(
-    split_report: ABReport, lines: pd.DataFrame, entities: pd.DataFrame
+    split_report: ABReport, subset_clean: pd.DataFrame, entities: pd.DataFrame
 ) -> None:
     rows = split_report.rows
     mature = rows[rows["status"] == "mature"]
     assert len(mature) == len(entities)  # every simulated score at the two dates is judged
     for as_of in AS_OFS:
         at = mature[mature["as_of"] == as_of]
-        expected = churn_labels(lines, at["entity_id"], as_of, HORIZON)
+        expected = churn_labels(subset_clean, at["entity_id"], as_of, HORIZON)
         assert at["churned"].tolist() == expected.tolist()
         assert at["churned"].nunique() == 2
     assert rows.loc[rows["status"] != "mature", "churned"].isna().all()
@@ -247,9 +236,9 @@ def shadow_log(entities: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_shadow_rows_are_tested_in_pairs(
-    shadow_log: pd.DataFrame, lines: pd.DataFrame, entities: pd.DataFrame
+    shadow_log: pd.DataFrame, subset_clean: pd.DataFrame, entities: pd.DataFrame
 ) -> None:
-    report = ab_report(shadow_log, lines, HORIZON)
+    report = ab_report(shadow_log, subset_clean, HORIZON)
     table = report.table
     assert table[["variant", "served"]].values.tolist() == [
         ["champion", True],
@@ -274,23 +263,23 @@ def test_shadow_rows_are_tested_in_pairs(
 
 
 def test_identical_shadow_scores_show_no_difference(
-    entities: pd.DataFrame, lines: pd.DataFrame
+    entities: pd.DataFrame, subset_clean: pd.DataFrame
 ) -> None:
     s = _scores(entities["churned"].to_numpy(), True, 5)
     log = pd.concat(
         [_log(entities, s, "champion"), _log(entities, s, "challenger", served=False)],
         ignore_index=True,
     )
-    (t,) = ab_report(log, lines, HORIZON).tests
+    (t,) = ab_report(log, subset_clean, HORIZON).tests
     assert (t.accuracy_test, t.accuracy_p, t.log_loss_p) == ("McNemar exact", 1.0, 1.0)
     assert (t.accuracy_diff, t.log_loss_diff) == (0.0, 0.0)
     assert t.verdict == "no significant difference"
 
 
 def test_too_few_mature_rows_are_not_tested(
-    split_log: pd.DataFrame, lines: pd.DataFrame, entities: pd.DataFrame
+    split_log: pd.DataFrame, subset_clean: pd.DataFrame, entities: pd.DataFrame
 ) -> None:
-    report = ab_report(split_log, lines, HORIZON, min_rows=10_000)
+    report = ab_report(split_log, subset_clean, HORIZON, min_rows=10_000)
     (t,) = report.tests
     assert t.verdict.startswith("too few mature rows to test")
     assert "< 10000" in t.verdict
@@ -299,41 +288,43 @@ def test_too_few_mature_rows_are_not_tested(
     # a young log: every score immature, so nothing to test at the default minimum either
     young = _log(entities.head(50), np.full(50, 0.4), "champion", as_of=LATE)
     young = pd.concat([young, young.assign(variant="challenger")], ignore_index=True)
-    report = ab_report(young, lines, HORIZON)
+    report = ab_report(young, subset_clean, HORIZON)
     assert (report.counts.mature, report.counts.immature) == (0, 100)
     assert report.table["roc_auc"].isna().all()
     assert report.tests[0].verdict == "too few mature rows to test (0 < 30)"
 
 
-def test_a_log_without_the_champion_says_so(split_log: pd.DataFrame, lines: pd.DataFrame) -> None:
-    report = ab_report(split_log, lines, HORIZON, champion="v0")
+def test_a_log_without_the_champion_says_so(
+    split_log: pd.DataFrame, subset_clean: pd.DataFrame
+) -> None:
+    report = ab_report(split_log, subset_clean, HORIZON, champion="v0")
     assert {t.verdict for t in report.tests} == {"no champion rows to compare with"}
 
 
 @pytest.mark.parametrize("column", ["as_of", "score", "served"])
 def test_missing_log_column_is_named(
-    split_log: pd.DataFrame, lines: pd.DataFrame, column: str
+    split_log: pd.DataFrame, subset_clean: pd.DataFrame, column: str
 ) -> None:
     with pytest.raises(DataError, match=f"lacks column.*{column}"):
-        ab_report(split_log.drop(columns=column), lines)
+        ab_report(split_log.drop(columns=column), subset_clean)
 
 
-def test_empty_log_is_a_data_error(tmp_path: Any, lines: pd.DataFrame) -> None:
+def test_empty_log_is_a_data_error(tmp_path: Any, subset_clean: pd.DataFrame) -> None:
     with pytest.raises(DataError, match="no predictions logged yet"):
-        ab_report(read_log(tmp_path / "predictions"), lines)
+        ab_report(read_log(tmp_path / "predictions"), subset_clean)
 
 
 def test_a_score_that_is_not_a_probability_is_a_data_error(
-    split_log: pd.DataFrame, lines: pd.DataFrame
+    split_log: pd.DataFrame, subset_clean: pd.DataFrame
 ) -> None:
     bad = split_log.copy()
     bad.loc[0, "score"] = 1.5
     with pytest.raises(DataError, match="1 score"):
-        ab_report(bad, lines)
+        ab_report(bad, subset_clean)
 
 
 def test_a_log_read_back_from_parquet_gives_the_same_report(
-    tmp_path: Any, split_log: pd.DataFrame, lines: pd.DataFrame, split_report: ABReport
+    tmp_path: Any, split_log: pd.DataFrame, subset_clean: pd.DataFrame, split_report: ABReport
 ) -> None:
     folder = tmp_path / "predictions"
     log = PredictionLog(folder)
@@ -341,7 +332,7 @@ def test_a_log_read_back_from_parquet_gives_the_same_report(
     for record in split_log.astype(object).where(split_log.notna(), None).to_records(index=False):
         log.append([tuple(record)])
     log.close()
-    report = ab_report(read_log(folder), lines, HORIZON)
+    report = ab_report(read_log(folder), subset_clean, HORIZON)
     assert report.counts == split_report.counts
     pd.testing.assert_frame_equal(report.table, split_report.table)
     assert report.tests == split_report.tests
