@@ -357,7 +357,13 @@ def drift_report(output: str | None) -> None:
     type=click.Choice(["auto", "prophet", "xgboost", "naive"]),
     default="auto",
     show_default=True,
-    help="auto: per series, the best model on the last HORIZON days.",
+    help="auto: per series, the pipeline's choice over the last ORIGINS windows of HORIZON days.",
+)
+@click.option(
+    "--origins",
+    type=click.IntRange(1, 12),
+    default=None,
+    help="Backtest windows of HORIZON days the auto choice is made on (default: config, 1).",
 )
 @click.option(
     "--output", type=click.Path(dir_okay=False), default=None, help="CSV (default stdout)."
@@ -369,13 +375,14 @@ def drift_report(output: str | None) -> None:
     "--config",
     type=click.Path(dir_okay=False),
     default=None,
-    help="YAML with `prophet:` settings (e.g. configs/forecast_file/prophet.yaml); "
-    "default: Prophet's own defaults.",
+    help="YAML with `prophet:`, `global_model:` and `choice:` settings (e.g. "
+    "configs/forecast_file/prophet.yaml); default: the models' own defaults.",
 )
 def forecast_file(
     path: str,
     horizon: int,
     model: str,
+    origins: int | None,
     output: str | None,
     date_col: str,
     value_col: str,
@@ -383,17 +390,21 @@ def forecast_file(
     config: str | None,
 ) -> None:
     """Write series_id, ds, yhat, yhat_lower, yhat_upper, model for each series."""
+    import dataclasses
+
     from retail_mlops.forecasting.forecast_file import (
+        file_settings,
         forecast_series,
-        prophet_params,
         read_series_file,
     )
     from retail_mlops.io import write_csv_atomic
 
     try:
-        prophet = prophet_params(Path(config) if config else None)
+        settings = file_settings(Path(config) if config else None)
+        if origins is not None:
+            settings = dataclasses.replace(settings, origins=origins)
         series = read_series_file(Path(path), date_col, value_col, id_col)
-        result = forecast_series(series, horizon, model, prophet=prophet)
+        result = forecast_series(series, horizon, model, settings=settings)
     except Exception as exc:
         _fail(exc)
         return

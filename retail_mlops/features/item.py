@@ -12,9 +12,9 @@ from collections.abc import Sequence
 import pandas as pd
 from pydantic import Field
 
+from retail_mlops.calendar import CALENDAR_COLUMNS, calendar_frame
 from retail_mlops.config import Params
 from retail_mlops.errors import DataError
-from retail_mlops.features.calendar import CALENDAR_COLUMNS, calendar_frame
 
 DEFAULT_LAGS = (1, 7, 14, 28)
 DEFAULT_WINDOWS = (7, 28, 91)

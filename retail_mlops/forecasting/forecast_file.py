@@ -2,13 +2,16 @@
 
 The file has a date column, a value column and optionally a series id column. Days absent
 from the file are closed days (as in the retail data): weekdays that never trade get no
-forecast. `auto` holds out the last `horizon` open days, picks per series the model with the
-smallest absolute error there, and refits on everything. Intervals: Prophet's own for
-`prophet`; otherwise the empirical quantiles of the hold-out residuals (see `_intervals`).
+forecast. `auto` backtests every model on the last `origins` windows of `horizon` open days
+and chooses per series as the demand pipeline does (`backtest.choose_models`: the pooled best
+model unless another is clearly better on the series), then refits on everything.
+Intervals: Prophet's own for `prophet`; otherwise the empirical quantiles of the hold-out
+residuals (see `intervals`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -16,9 +19,10 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from retail_mlops.calendar import OpenCalendar
 from retail_mlops.config import Strict, load_yaml_file, schema_error
 from retail_mlops.errors import DataError
-from retail_mlops.forecasting.calendar import OpenCalendar
+from retail_mlops.forecasting.backtest import SWITCH_MARGIN, choose_models
 from retail_mlops.forecasting.demand import Panel
 from retail_mlops.forecasting.global_model import GlobalParams, fit_global, predict_global
 from retail_mlops.forecasting.intervals import apply_intervals, residual_quantiles
@@ -47,20 +51,43 @@ class ProphetSettings(Strict):
     uncertainty_samples: int = Field(default=1000, ge=0)
 
 
+class ChoiceSettings(Strict):
+    """`choice:` of a forecast-file config: the backtest the `auto` choice is made on."""
+
+    origins: int = Field(default=1, ge=1, le=12, description="Hold-out windows of `horizon` days")
+    switch_margin: float = Field(default=SWITCH_MARGIN, ge=0, lt=1)
+
+
+# A file's series are usually shorter than the shop's two years: fewer training origins.
+FILE_GLOBAL = GlobalParams(train_origins=20)
+
+
 class ForecastFileConfig(Strict):
     """A `run.py forecast-file --config` file."""
 
     prophet: ProphetSettings = ProphetSettings()
+    choice: ChoiceSettings = ChoiceSettings()
+    global_model: GlobalParams = FILE_GLOBAL
 
 
-def prophet_params(path: Path | None) -> ProphetParams:
-    """Prophet settings from a forecast-file config (`prophet:` mapping), else the defaults.
+@dataclass(frozen=True)
+class FileSettings:
+    """What a forecast-file run uses: the models' settings and the choice's backtest."""
+
+    prophet: ProphetParams = field(default_factory=lambda: PROPHET_DEFAULTS)
+    global_model: GlobalParams = FILE_GLOBAL
+    origins: int = 1
+    switch_margin: float = SWITCH_MARGIN
+
+
+def file_settings(path: Path | None) -> FileSettings:
+    """Settings from a forecast-file config, else the defaults.
 
     Raises:
         DataError: If the file is missing, not YAML, or names an unknown or invalid setting.
     """
     if path is None:
-        return PROPHET_DEFAULTS
+        return FileSettings()
     from pydantic import ValidationError
 
     raw = load_yaml_file(path)
@@ -69,12 +96,26 @@ def prophet_params(path: Path | None) -> ProphetParams:
     except ValidationError as exc:
         raise schema_error(str(path), exc) from exc
     given = cfg.prophet.model_dump(exclude_unset=True)
-    return ProphetParams(**{**PROPHET_DEFAULTS.__dict__, **given})
+    return FileSettings(
+        prophet=ProphetParams(**{**PROPHET_DEFAULTS.__dict__, **given}),
+        global_model=cfg.global_model,
+        origins=cfg.choice.origins,
+        switch_margin=cfg.choice.switch_margin,
+    )
 
 
-def min_rows(model: str, horizon: int) -> int:
-    """Fewest rows a series needs (auto/xgboost: a `horizon` hold-out plus 4 weeks)."""
-    return horizon + 28 if model in ("auto", "xgboost") else 14
+def prophet_params(path: Path | None) -> ProphetParams:
+    """Prophet settings from a forecast-file config (`prophet:` mapping), else the defaults.
+
+    Raises:
+        DataError: If the file is missing, not YAML, or names an unknown or invalid setting.
+    """
+    return file_settings(path).prophet
+
+
+def min_rows(model: str, horizon: int, origins: int = 1) -> int:
+    """Fewest rows a series needs (auto/xgboost: `origins` hold-outs of `horizon` + 4 weeks)."""
+    return horizon * origins + 28 if model in ("auto", "xgboost") else 14
 
 
 def read_series_file(
@@ -134,7 +175,7 @@ def _predict(
     i: int,
     targets: pd.DatetimeIndex,
     horizon: int,
-    prophet: ProphetParams = PROPHET_DEFAULTS,
+    settings: FileSettings,
 ) -> pd.DataFrame:
     """Forecasts of one model for every series from the history before column i."""
     y, dates = panel.y[:, :i], panel.dates[:i]
@@ -143,14 +184,14 @@ def _predict(
         yhat = seasonal_naive(y, dates, targets)
     elif model == "xgboost":
         fitted = fit_global(
-            y, panel.price[:, :i], dates, i, horizon, GlobalParams(train_origins=20), n_jobs=2
+            y, panel.price[:, :i], dates, i, horizon, settings.global_model, n_jobs=2
         )
         yhat = predict_global(fitted, y, panel.price[:, :i], dates, i, targets)
     else:
         yhat, lower, upper = (np.zeros((len(panel.skus), len(targets))) for _ in range(3))
         for r in range(len(panel.skus)):
             hist = panel.series(r, i)
-            _, fc = fit_predict(hist["ds"], hist["y"], targets, prophet)
+            _, fc = fit_predict(hist["ds"], hist["y"], targets, settings.prophet)
             yhat[r], lower[r], upper[r] = fc["yhat"], fc["yhat_lower"], fc["yhat_upper"]
     frame = pd.DataFrame(
         {
@@ -182,12 +223,12 @@ def forecast_series(
     horizon: int,
     model: str = "auto",
     level: float = 0.8,
-    prophet: ProphetParams = PROPHET_DEFAULTS,
+    settings: FileSettings | None = None,
 ) -> pd.DataFrame:
     """Forecast every series of a checked file.
 
-    `prophet` are Prophet's settings (its own defaults unless a `--config` file says
-    otherwise, see `prophet_params`).
+    `settings` are the models' settings and the choice's backtest (defaults unless a
+    `--config` file says otherwise, see `file_settings`).
 
     Returns:
         series_id, ds, yhat, yhat_lower, yhat_upper, model.
@@ -195,26 +236,30 @@ def forecast_series(
     Raises:
         DataError: If a series is too short for the model.
     """
-    need = min_rows(model, horizon)
+    settings = settings or FileSettings()
+    need = min_rows(model, horizon, settings.origins)
     counts = series.groupby("series_id").size()
     short = counts[counts < need]
     if len(short):
         raise DataError(
             f"series {short.index[0]!r} has {int(short.iloc[0])} rows; --model {model} with "
-            f"--horizon {horizon} needs at least {need}"
+            f"--horizon {horizon} and {settings.origins} origin(s) needs at least {need}"
         )
     panel = Panel.from_long(series.rename(columns={"series_id": "stock_code"}))
     candidates = ["naive", "xgboost", "prophet"] if model == "auto" else [model]
     targets = future_days(panel.dates, horizon)
-    # Hold out the last `horizon` days once: residuals for intervals, and the auto choice.
-    i = len(panel.dates) - horizon
+    # Backtest windows of `horizon` days at the end: residuals for intervals, and the choice.
+    starts = [len(panel.dates) - horizon * k for k in range(settings.origins, 0, -1)]
+    frames = [
+        _predict(m, panel, i, panel.dates[i : i + horizon], horizon, settings).assign(
+            origin=panel.dates[i]
+        )
+        for i in starts
+        for m in candidates
+        if m != "prophet" or model == "auto"
+    ]
     holdout = pd.concat(
-        [
-            _predict(m, panel, i, panel.dates[i:], horizon, prophet)
-            for m in candidates
-            if m != "prophet" or model == "auto"
-        ]
-        or [pd.DataFrame(columns=["stock_code", "ds", "yhat", "model"])],
+        frames or [pd.DataFrame(columns=["stock_code", "ds", "yhat", "model", "origin"])],
         ignore_index=True,
     )
     holdout["y"] = panel.y[
@@ -223,17 +268,13 @@ def forecast_series(
     ]
     holdout = holdout.dropna(subset=["y"])
     if model == "auto":
-        err = (
-            holdout.assign(e=(holdout["yhat"] - holdout["y"]).abs())
-            .groupby(["stock_code", "model"])["e"]
-            .sum()
-        )
-        chosen = err.reset_index().sort_values(["stock_code", "e"]).groupby("stock_code").head(1)
+        origins = [panel.dates[i] for i in starts]
+        chosen = choose_models(holdout, origins, settings.switch_margin)
     else:
         chosen = pd.DataFrame({"stock_code": panel.skus, "model": model})
     t = len(panel.dates)
     future = pd.concat(
-        [_predict(m, panel, t, targets, horizon, prophet) for m in sorted(set(chosen["model"]))],
+        [_predict(m, panel, t, targets, horizon, settings) for m in sorted(set(chosen["model"]))],
         ignore_index=True,
     )
     future = future.merge(chosen[["stock_code", "model"]], on=["stock_code", "model"])

@@ -8,9 +8,9 @@ from zenml import step
 from zenml.logger import get_logger
 
 from materializers.xgb_materializer import XGBModelMaterializer
+from retail_mlops.calendar import OpenCalendar
 from retail_mlops.errors import DataError
 from retail_mlops.forecasting.backtest import BacktestSpec, global_backtest, global_forecast
-from retail_mlops.forecasting.calendar import OpenCalendar
 from retail_mlops.forecasting.demand import Panel
 from retail_mlops.forecasting.global_model import GlobalParams
 from retail_mlops.names import A

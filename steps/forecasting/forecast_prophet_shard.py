@@ -7,8 +7,8 @@ from zenml import step
 from zenml.logger import get_logger
 
 from materializers.prophet_materializer import ProphetModelsMaterializer
+from retail_mlops.calendar import OpenCalendar
 from retail_mlops.forecasting.backtest import BacktestSpec, prophet_shard
-from retail_mlops.forecasting.calendar import OpenCalendar
 from retail_mlops.forecasting.demand import Panel
 from retail_mlops.forecasting.prophet import ProphetModels, ProphetParams, ProphetShardParams
 from retail_mlops.names import A

@@ -129,6 +129,35 @@ def test_forecast_file_writes_forecasts(tmp_path: Path) -> None:
     assert set(fc["model"]) == {"naive"}
 
 
+@pytest.mark.integration
+def test_forecast_file_auto_chooses_like_the_pipeline(tmp_path: Path) -> None:
+    """Auto over two origins: the pipeline's choice (pooled best unless clearly beaten)."""
+    from retail_mlops.errors import DataError
+    from retail_mlops.forecasting.forecast_file import FileSettings, forecast_series
+
+    days = pd.date_range("2011-01-03", periods=120)
+    days = days[days.dayofweek != 5]
+    weekly = 5 + 20 * (days.dayofweek == 0)  # a strong Monday peak: naive's own season
+    series = pd.concat(
+        [
+            pd.DataFrame({"series_id": "peaky", "ds": days, "y": weekly}),
+            pd.DataFrame({"series_id": "flat", "ds": days, "y": 7.0}),
+        ]
+    )
+    settings = FileSettings(origins=2)
+    out = forecast_series(series, 7, "auto", settings=settings)
+    assert out.groupby("series_id").size().tolist() == [7, 7]
+    # Both series repeat every week, so seasonal naive is exact at both origins: it is the
+    # pooled best, and no model can be 30% better than an error of zero on either series.
+    assert set(out["model"]) == {"naive"}
+    with pytest.raises(DataError, match="2 origin"):
+        forecast_series(series.groupby("series_id").head(30), 7, "auto", settings=settings)
+    result = run_cli(
+        "forecast-file", str(_series_csv(tmp_path / "in.csv")), "--horizon", "7", "--origins", "2"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def _assert_one_line_error(result: Any, *needles: str) -> None:
     stderr = result.stderr.strip()
     assert result.returncode == 2, stderr[-2000:]
@@ -196,6 +225,7 @@ def test_the_run_deploys_as_the_demand_service(forecast_run: tuple[Any, Path]) -
 def test_forecast_file_prophet_follows_the_config(tmp_path: Path) -> None:
     from retail_mlops.forecasting.forecast_file import (
         PROPHET_DEFAULTS,
+        FileSettings,
         forecast_series,
         prophet_params,
     )
@@ -209,7 +239,7 @@ def test_forecast_file_prophet_follows_the_config(tmp_path: Path) -> None:
     assert params.yearly_seasonality is PROPHET_DEFAULTS.yearly_seasonality  # unset: default
     series = pd.read_csv(src, parse_dates=["ds"])
     narrow = forecast_series(series, 7, "prophet")
-    broad = forecast_series(series, 7, "prophet", prophet=params)
+    broad = forecast_series(series, 7, "prophet", settings=FileSettings(prophet=params))
     width_80 = (narrow["yhat_upper"] - narrow["yhat_lower"]).mean()
     width_95 = (broad["yhat_upper"] - broad["yhat_lower"]).mean()
     assert width_95 > width_80 * 1.2  # z 1.96 vs 1.28

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from retail_mlops.calendar import calendar_frame
 from retail_mlops.errors import DataError
-from retail_mlops.features.calendar import calendar_frame
 from retail_mlops.features.item import DEFAULT_LAGS, DEFAULT_WINDOWS, item_feature_columns
 
 REQUIRED_DAILY_COLUMNS = ("stock_code", "date", "units", "revenue", "price", "is_open")

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from retail_mlops.calendar import OpenCalendar
 from retail_mlops.deploy import process
 from retail_mlops.errors import DataError
 from retail_mlops.forecasting.backtest import (
@@ -29,7 +30,6 @@ from retail_mlops.forecasting.backtest import (
     choose_models,
     final_forecast,
 )
-from retail_mlops.forecasting.calendar import OpenCalendar
 from retail_mlops.forecasting.demand import Panel
 from retail_mlops.forecasting.intervals import residual_quantiles
 from retail_mlops.forecasting.naive import seasonal_naive

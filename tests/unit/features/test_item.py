@@ -22,8 +22,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from retail_mlops.calendar import CALENDAR_COLUMNS
 from retail_mlops.errors import DataError
-from retail_mlops.features.calendar import CALENDAR_COLUMNS
 from retail_mlops.features.item import (
     ITEM_FEATURE_COLUMNS,
     daily_item_demand,

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from retail_mlops.calendar import OpenCalendar
 from retail_mlops.errors import DataError
 from retail_mlops.forecasting.backtest import choose_models, final_forecast
-from retail_mlops.forecasting.calendar import OpenCalendar
 from retail_mlops.forecasting.demand import Panel, daily_demand, sales_lines
 from retail_mlops.forecasting.intervals import apply_intervals, coverage, residual_quantiles
 from retail_mlops.forecasting.naive import seasonal_naive

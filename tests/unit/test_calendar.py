@@ -1,4 +1,4 @@
-"""Unit tests for retail_mlops/features/calendar.py: UK (England) holidays and calendar features.
+"""Unit tests for retail_mlops/calendar.py: UK (England) holidays and calendar features.
 
 The holiday dates are the published England and Wales bank holidays of 2010 and 2011, including
 the substitute days when Christmas or Boxing Day fall on a weekend and the 2011 royal wedding.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from retail_mlops.features.calendar import CALENDAR_COLUMNS, calendar_frame, uk_holidays
+from retail_mlops.calendar import CALENDAR_COLUMNS, calendar_frame, uk_holidays
 
 T = pd.Timestamp
 

@@ -1,4 +1,6 @@
-"""Open and closed days: the shop's calendar is learnt from the history, never assumed.
+"""The one calendar of the project: public holidays, open and closed days, calendar features.
+
+Open and closed days: the shop's calendar is learnt from the history, never assumed.
 
 A day with no invoice line at all (any item) is a closed day: the shop did not trade, so an
 item's zero on that day is not demand. Closed days are left out of every series (not filled
@@ -6,6 +8,10 @@ with zeros) and future closed days get no forecast. Future days are closed when 
 says so: a weekday that almost never trades (Saturday here), a calendar date closed in every
 year the history covers (the Christmas break), or a public holiday of the configured country
 when most past holidays were closed.
+
+Calendar features (`calendar_frame`: weekday, month, week, weekend, month end, days to and
+from the nearest UK holiday) are known in advance for any day, so the item-day features and
+any future day can carry them.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ def open_days(dates: Iterable[pd.Timestamp] | pd.Series) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(pd.to_datetime(pd.Series(dates)).dt.normalize().unique()).sort_values()
 
 
-def _public_holidays(country: str | None, years: Iterable[int]) -> set[pd.Timestamp]:
+def public_holidays(country: str | None, years: Iterable[int]) -> set[pd.Timestamp]:
+    """Public holidays of `country` in `years` (UK/GB: England's); none for None."""
     if not country:
         return set()
     import holidays
@@ -62,7 +69,7 @@ class OpenCalendar:
         for md, vals in by_md:
             if len(vals) >= 2 and not vals.any():
                 self.closed_dates.add((int(md[0]), int(md[1])))
-        hols = [d for d in _public_holidays(country, span.year) if span[0] <= d <= span[-1]]
+        hols = [d for d in public_holidays(country, span.year) if span[0] <= d <= span[-1]]
         hols = [d for d in hols if d.dayofweek not in self.closed_weekdays]
         closed_share = float(np.mean([not is_open[d] for d in hols])) if hols else 0.0
         self.closes_on_holidays = closed_share >= 0.5
@@ -72,7 +79,7 @@ class OpenCalendar:
         if not self.closes_on_holidays:
             return set()
         if year not in self._holiday_cache:
-            self._holiday_cache[year] = _public_holidays(self.country, [year])
+            self._holiday_cache[year] = public_holidays(self.country, [year])
         return self._holiday_cache[year]
 
     def is_open(self, day: pd.Timestamp) -> bool:
@@ -93,3 +100,46 @@ class OpenCalendar:
                 out.append(day)
             day += pd.Timedelta(days=1)
         return pd.DatetimeIndex(out)
+
+
+# --- calendar features ---------------------------------------------------------------------
+
+CALENDAR_COLUMNS = [
+    "dow",
+    "month",
+    "week_of_year",
+    "is_weekend",
+    "is_month_end",
+    "is_holiday",
+    "days_to_holiday",
+    "days_from_holiday",
+]
+
+
+def uk_holidays(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+    """UK (England) public holidays from a year before `start` to a year after `end`."""
+    years = range(start.year - 1, end.year + 2)
+    return pd.DatetimeIndex(sorted(public_holidays("UK", years)))
+
+
+def calendar_frame(start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DataFrame:
+    """One row per day in [start, end] with `CALENDAR_COLUMNS` (all known in advance)."""
+    dates = pd.date_range(pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize(), freq="D")
+    hol = uk_holidays(dates[0], dates[-1]).to_numpy()
+    d = dates.to_numpy()
+    nxt = np.searchsorted(hol, d, side="left")  # first holiday on or after d
+    prv = np.searchsorted(hol, d, side="right") - 1  # last holiday on or before d
+    day = np.timedelta64(1, "D")
+    return pd.DataFrame(
+        {
+            "date": dates,
+            "dow": dates.dayofweek,
+            "month": dates.month,
+            "week_of_year": dates.isocalendar().week.to_numpy().astype(int),
+            "is_weekend": (dates.dayofweek >= 5).astype(int),
+            "is_month_end": dates.is_month_end.astype(int),
+            "is_holiday": np.isin(d, hol).astype(int),
+            "days_to_holiday": (hol[nxt] - d) / day,
+            "days_from_holiday": (d - hol[prv]) / day,
+        }
+    ).astype({c: "float64" for c in CALENDAR_COLUMNS})
