@@ -31,7 +31,7 @@ run: setup  ## The main job on the full data: features, churn, demand, then the 
 run-dev: setup  ## The main job on the committed subset (a minute or two)
 	$(UV) run python run.py main --dev
 
-test: setup  ## All tests (unit, integration); isolated from your ZenML and MLflow state
+test: setup  ## All tests (every tier that this machine can run); isolated from your ZenML and MLflow state
 	$(UV) run pytest
 
 test-unit: sync  ## Unit tests only

@@ -9,7 +9,6 @@ class A(StrEnum):
     RAW_TRANSACTIONS = "raw_transactions"
     TRANSACTIONS = "transactions"
     QUARANTINE = "quarantine"
-    TRAIN_SET = "train_set"
     VALID_SET = "valid_set"
     TEST_SET = "test_set"
     MODEL = "model"
@@ -18,7 +17,6 @@ class A(StrEnum):
     REFERENCE_FEATURES = "reference_features"
     REFERENCE_PREDICTIONS = "reference_predictions"
     PROMOTION = "promotion"
-    SCORING_FEATURES = "scoring_features"
     PREDICTIONS = "predictions"
     DRIFT_REPORT = "drift_report"
     DRIFT_SUMMARY = "drift_summary"
@@ -29,6 +27,10 @@ class A(StrEnum):
     ITEM_SOURCE_HASH = "item_source_data_hash"
     CHURN_ENTITIES = "churn_entities"
     CUSTOMER_DATASET = "customer_dataset"
+    OFFLINE_TABLE = "offline_table"
+    MATERIALIZATION = "materialization"
+    MODEL_VERSION = "model_version"
+    PREDICTIONS_PATH = "predictions_path"
     # demand_forecasting
     DAILY_DEMAND = "daily_demand"
     DEMAND_QUARANTINE = "demand_quarantine"
@@ -48,6 +50,11 @@ class A(StrEnum):
     INVENTORY_CHART = "inventory_chart"
     PRICE_ELASTICITY = "price_elasticity"
     PROMOTION_UPLIFT = "promotion_uplift"
+    # deployment
+    CHURN_RELEASE = "churn_release"
+    DEMAND_RELEASE = "demand_release"
+    BENTO_TAG = "bento_tag"
+    DEPLOYMENT = "deployment"
 
 
 MODEL_NAME = "churn_classifier"  # ZenML Model, MLflow registered model and Bento model share it

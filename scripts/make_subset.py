@@ -1,6 +1,6 @@
 """Write the committed test subset: a few hundred real customers with their full history.
 
-Usage: uv run python -m scripts.make_subset [--customers 300] [--seed 7]
+Usage: uv run python -m scripts.make_subset [--customers 500] [--seed 7]
 
 Reads the cached UCI Online Retail II file (fetching it if needed), keeps every line of a seeded
 random sample of customers (cancellations and returns included, so validation has real bad rows

@@ -6,13 +6,14 @@ import pandas as pd
 from zenml import log_metadata, step
 
 from retail_mlops.features import feast_store
+from retail_mlops.names import A
 from steps.client import stack_feature_store
 
 
 @step(enable_cache=False)
 def materialize_online_store(
     customer_table: str, item_table: str, end: str
-) -> Annotated[dict[str, Any], "materialization"]:
+) -> Annotated[dict[str, Any], A.MATERIALIZATION]:
     """Backfill each view the first time, then incrementally, up to `end`.
 
     Args:

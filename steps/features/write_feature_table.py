@@ -8,6 +8,7 @@ from zenml.logger import get_logger
 
 from retail_mlops.features import feast_store
 from retail_mlops.features.feast_store import FeatureTableParams
+from retail_mlops.names import A
 from steps.client import stack_feature_store
 
 logger = get_logger(__name__)
@@ -23,7 +24,7 @@ def write_feature_table(
     view: str,
     max_null_rate: float = DEFAULTS.max_null_rate,
     max_null_rate_increase: float = DEFAULTS.max_null_rate_increase,
-) -> Annotated[str, "offline_table"]:
+) -> Annotated[str, A.OFFLINE_TABLE]:
     """Check the table against its view, gate on null rates, upsert it, and `feast apply`.
 
     Args:

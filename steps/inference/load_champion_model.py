@@ -19,7 +19,7 @@ logger = get_logger(__name__)
 @step(enable_cache=False, output_materializers={str(A.MODEL): XGBModelMaterializer})
 def load_champion_model() -> tuple[
     Annotated[xgb.XGBClassifier, A.MODEL],
-    Annotated[int, "model_version"],
+    Annotated[int, A.MODEL_VERSION],
     Annotated[pd.DataFrame, A.REFERENCE_FEATURES],
     Annotated[pd.DataFrame, A.REFERENCE_PREDICTIONS],
 ]:

@@ -8,6 +8,7 @@ from zenml.logger import get_logger
 
 from retail_mlops.churn.predictions import TABLE, PredictionsParams, write_duckdb
 from retail_mlops.io import write_parquet_atomic
+from retail_mlops.names import A
 from retail_mlops.paths import resolve, state_dir
 
 logger = get_logger(__name__)
@@ -19,7 +20,7 @@ DEFAULTS = PredictionsParams()  # the step's defaults; bounds and types are the 
 @step(enable_cache=False)
 def write_predictions(
     predictions: pd.DataFrame, output_dir: str = DEFAULTS.output_dir
-) -> Annotated[str, "predictions_path"]:
+) -> Annotated[str, A.PREDICTIONS_PATH]:
     """Write `churn_predictions.parquet` and upsert this run's rows into `predictions.duckdb`.
 
     Args:

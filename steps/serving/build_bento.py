@@ -6,12 +6,13 @@ from zenml import log_metadata, step
 from zenml.logger import get_logger
 
 from retail_mlops.deploy.deployer import build_bento as build
+from retail_mlops.names import A
 
 logger = get_logger(__name__)
 
 
 @step(enable_cache=False)
-def build_bento(service: str, release: dict[str, Any]) -> Annotated[str, "bento_tag"]:
+def build_bento(service: str, release: dict[str, Any]) -> Annotated[str, A.BENTO_TAG]:
     """Pin the release into the service's sources and run `bentoml build`.
 
     Args:

@@ -6,6 +6,7 @@ from zenml import log_metadata, step
 from zenml.logger import get_logger
 
 from retail_mlops.deploy.deployer import DeployParams, deploy
+from retail_mlops.names import A
 
 logger = get_logger(__name__)
 
@@ -20,7 +21,7 @@ def deploy_bento(
     release: dict[str, Any],
     port: int,
     host: str = DEFAULTS.host,
-) -> Annotated[dict[str, Any], "deployment"]:
+) -> Annotated[dict[str, Any], A.DEPLOYMENT]:
     """Start `bentoml serve BENTO` in its own session, wait for /readyz, send a smoke request.
 
     The previous deployment of the service is stopped first and restored if the new one

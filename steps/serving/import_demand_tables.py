@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
+from retail_mlops.names import A
 from retail_mlops.serving.demand import DemandImportParams
 from steps.client import latest_demand_release
 
@@ -15,7 +16,7 @@ DEFAULTS = DemandImportParams()  # the step's defaults; bounds and types are the
 @step(enable_cache=False)
 def import_demand_tables(
     demand: dict[str, Any] | None, run: str | None = DEFAULTS.run
-) -> Annotated[dict[str, Any], "demand_release"]:
+) -> Annotated[dict[str, Any], A.DEMAND_RELEASE]:
     """Pin a demand_forecasting run's forecast and inventory inputs for the demand service.
 
     Never cached: a new forecasting run must reach the service while this config stays the

@@ -5,13 +5,14 @@ from typing import Annotated, Any
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
+from retail_mlops.names import A
 from steps.client import churn_release_from_stack
 
 logger = get_logger(__name__)
 
 
 @step(enable_cache=False)
-def resolve_churn_release(churn: dict[str, Any]) -> Annotated[dict[str, Any], "churn_release"]:
+def resolve_churn_release(churn: dict[str, Any]) -> Annotated[dict[str, Any], A.CHURN_RELEASE]:
     """Import `churn_classifier@<alias>` of every variant into the BentoML store.
 
     Never cached: the aliases move between runs while the config stays the same.

@@ -612,7 +612,7 @@ def test_the_checks_catch_wrong_names() -> None:
         "no-such-heading: no such heading",
         "build_scoring_features: no such step or step id",
         "input scoring_table: not an artifact name",
-        "load_champion_model: bracketed outputs",
+        "map: load_champion_model: outputs",
         "map: churn_batch_inference: missing steps",
         "pipeline churn_training is missing",
         "tree: steps/serving/_process.py",
