@@ -81,8 +81,8 @@ def train_and_register(full: bool) -> tuple[int, Any, list[str]]:
     import pandas as pd
     from mlflow import MlflowClient
 
-    from configs.schema import load_config
-    from retail_mlops.churn.model import TrainParams, fit_xgb, split_by_time
+    from configs.schema import PIPELINE_PARAMS, load_config, step_params
+    from retail_mlops.churn.model import fit_xgb, split_by_time
     from retail_mlops.churn.tracking import log_churn_model
     from retail_mlops.features.customer import (
         FEATURE_COLUMNS,
@@ -96,7 +96,8 @@ def train_and_register(full: bool) -> tuple[int, Any, list[str]]:
 
     cfg_path = ROOT / "configs" / f"churn_training{'' if full else '.dev'}.yaml"
     config = load_config(cfg_path)
-    params, steps = config["parameters"], config["steps"]
+    params = config["parameters"]
+    window = PIPELINE_PARAMS["churn_training"](**params).active_window_days
     raw, _lineage = read_source(params["source"])
     clean, _quarantine = split_quarantine(raw)
     cutoffs = [
@@ -106,17 +107,17 @@ def train_and_register(full: bool) -> tuple[int, Any, list[str]]:
     data = build_churn_dataset(
         clean,
         cutoffs,
-        steps["build_churn_entities"]["parameters"]["horizon_days"],
-        params["active_window_days"],
+        step_params(config, "build_churn_entities").horizon_days,
+        window,
     )
     train, valid, _test = split_by_time(
-        data, params["test_cutoff"], steps["split_churn_dataset"]["parameters"]["n_valid_cutoffs"]
+        data, params["test_cutoff"], step_params(config, "split_churn_dataset").n_valid_cutoffs
     )
     features = list(FEATURE_COLUMNS)
     # an explicit artifact root: the default one is relative to the working directory
     mlflow.create_experiment("bench_serving", artifact_location=(_HOME / "mlartifacts").as_uri())
     mlflow.set_experiment("bench_serving")
-    xp = TrainParams(**steps["train_churn_model"]["parameters"])
+    xp = step_params(config, "train_churn_model")
     with mlflow.start_run():
         model = fit_xgb(train, valid, features, xp)
         model_uri = log_churn_model(model, train, valid, xp, features)

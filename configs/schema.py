@@ -195,6 +195,19 @@ def step_model(key: str) -> type[BaseModel] | None:
     return STEP_PARAMS.get(name)
 
 
+def step_params(raw: dict[str, Any], key: str) -> Any:
+    """The parameters a run of `raw` gives step `key`: the YAML's values over the model's defaults.
+
+    Raises:
+        DataError: If no step has that key.
+    """
+    model = step_model(key)
+    if model is None:
+        raise DataError(f"no step {key!r}")
+    cfg = (raw.get("steps") or {}).get(key) or {}
+    return model(**(cfg.get("parameters") or {}))
+
+
 def validate_config(raw: dict[str, Any], pipeline: str, origin: str) -> None:
     """Validate a loaded pipeline YAML (already merged over its base).
 

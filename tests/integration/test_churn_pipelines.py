@@ -111,18 +111,23 @@ def test_training_set_from_feast_equals_direct_computation(first_training: Any) 
     import numpy as np
     from zenml.client import Client
 
-    from configs.schema import load_config
-    from retail_mlops.features.customer import FEATURE_COLUMNS, build_churn_dataset, monthly_cutoffs
+    from configs.schema import ChurnTrainingParams, load_config
+    from retail_mlops.features.customer import (
+        FEATURE_COLUMNS,
+        HORIZON_DAYS,
+        build_churn_dataset,
+        monthly_cutoffs,
+    )
 
     run = Client().get_pipeline_run(first_training.id)
     via_feast = run.steps["fetch_customer_features"].outputs["customer_dataset"][0].load()
     clean = run.steps["validate_transactions"].outputs["transactions"][0].load()
-    params = load_config(DEV_TRAINING)["parameters"]
+    params = ChurnTrainingParams(**load_config(DEV_TRAINING)["parameters"])  # defaults filled
     cutoffs = [
-        *monthly_cutoffs(params["first_cutoff"], params["last_train_cutoff"]),
-        params["test_cutoff"],
+        *monthly_cutoffs(str(params.first_cutoff), str(params.last_train_cutoff)),
+        str(params.test_cutoff),
     ]
-    direct = build_churn_dataset(clean, cutoffs, 90, params["active_window_days"])
+    direct = build_churn_dataset(clean, cutoffs, HORIZON_DAYS, params.active_window_days)
     keys = ["cutoff", "customer_id"]
     via_feast = via_feast.sort_values(keys, ignore_index=True)
     via_feast["cutoff"] = via_feast["cutoff"].astype("datetime64[ns]")
