@@ -60,8 +60,17 @@ def alias_version(name: str, alias: str) -> int | None:
 
 
 def champion_history(name: str) -> list[int]:
-    """Versions that have been champion, oldest first."""
-    raw = _client().get_registered_model(name).tags.get(HISTORY_TAG, "")
+    """Versions that have been champion, oldest first.
+
+    Raises:
+        DataError: If no model of that name is registered (nothing was trained yet).
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        raw = _client().get_registered_model(name).tags.get(HISTORY_TAG, "")
+    except MlflowException as exc:
+        raise DataError(f"model {name!r} is not registered: train it first") from exc
     return [int(v) for v in raw.split(",") if v]
 
 

@@ -281,7 +281,8 @@ def choose_models(
     offer = table.groupby("stock_code")["model"].agg(lambda m: ",".join(sorted(m)))
     table["offer"] = table["stock_code"].map(offer)
     sums = table.groupby(["offer", "model"])["abs_err"].sum().reset_index()
-    pooled = sums.sort_values("abs_err").groupby("offer")["model"].first()
+    sums["order"] = sums["model"].map(MODEL_ORDER)  # a tie goes to the simpler model
+    pooled = sums.sort_values(["abs_err", "order"]).groupby("offer")["model"].first()
     pooled_model = table["offer"].map(pooled)
     pooled_err = table.loc[table["model"] == pooled_model].set_index("stock_code")
     best = best.set_index("stock_code")

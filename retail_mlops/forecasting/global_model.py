@@ -145,7 +145,12 @@ def _origin_features(
     for k in range(1, 8):
         base[f"lag{k}"] = (y[:, i - k] / safe) if i - k >= 0 else np.full(s_count, np.nan)
     sold = hist > 0
-    last_sale = np.where(sold.any(axis=1), sold.shape[1] - 1 - np.argmax(sold[:, ::-1], axis=1), -1)
+    if sold.shape[1]:
+        last_sale = np.where(
+            sold.any(axis=1), sold.shape[1] - 1 - np.argmax(sold[:, ::-1], axis=1), -1
+        )
+    else:  # origin 0: nothing known yet
+        last_sale = np.full(s_count, -1)
     base["days_since_sale"] = np.where(last_sale >= 0, sold.shape[1] - last_sale, 400)
     base["age"] = np.minimum(cum.n[:, i], 400)
     recent_prices = price[:, max(0, i - 364) : i]

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retail_mlops.errors import DataError, InfraError
+from retail_mlops.errors import InfraError
 from retail_mlops.features import feast_store
 from retail_mlops.features.customer import FEATURE_COLUMNS, customer_feature_snapshots
 from tests.conftest import PROJECT_ROOT
@@ -313,7 +313,7 @@ def test_missing_variable_is_one_readable_line(monkeypatch: pytest.MonkeyPatch) 
 def test_remote_registry_without_remote_tables_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FEAST_OFFLINE_URI")
     try:
-        with pytest.raises(DataError, match=r"FEAST_OFFLINE_URI is unset") as info:
+        with pytest.raises(InfraError, match=r"FEAST_OFFLINE_URI is unset") as info:
             feast_store.feature_store(str(REMOTE_REPO))
         assert "\n" not in str(info.value)
     finally:

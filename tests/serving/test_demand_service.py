@@ -193,7 +193,7 @@ def test_model_version_from_run_id() -> None:
 def test_policy_defaults_from_settings() -> None:
     got = policy_defaults({"port": 3001, "order_cost": 80.0, "service_level": 0.9})
     assert got.order_cost == 80.0
-    assert got.holding_rate == PolicyParams.holding_rate  # left out: the step default
+    assert got.holding_rate == PolicyParams().holding_rate  # left out: the step default
     with pytest.raises(DataError, match="holding_rate"):
         policy_defaults({"holding_rate": 0.0})  # no EOQ without a holding cost
 
