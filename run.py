@@ -548,10 +548,15 @@ def serve(service: str, port: int | None, host: str, config: str | None) -> None
     "(default configs/churn_training.yaml).",
 )
 @click.option("--log-dir", type=click.Path(file_okay=False), default=None)
-@click.option("--horizon-days", type=click.IntRange(1, 365), default=90, show_default=True)
+@click.option(
+    "--horizon-days",
+    type=click.IntRange(1, 365),
+    default=None,
+    help="Churn horizon of the outcomes (default: the one the champion was trained on).",
+)
 @click.option("--min-rows", type=click.IntRange(2), default=30, show_default=True)
 def ab_report_command(
-    config: str | None, log_dir: str | None, horizon_days: int, min_rows: int
+    config: str | None, log_dir: str | None, horizon_days: int | None, min_rows: int
 ) -> None:
     """Join the predictions log with what customers did afterwards."""
     from configs.schema import validate_config_file
@@ -567,6 +572,14 @@ def ab_report_command(
         log = read_log(Path(log_dir) if log_dir else predictions_dir("churn"))
         raw, _lineage = read_source(source)
         clean, _quarantine = split_quarantine(raw)
+        if horizon_days is None:
+            from retail_mlops.names import MODEL_NAME
+            from retail_mlops.registry import churn_horizon
+            from steps.client import configure_mlflow_from_stack
+
+            _ensure_stack()
+            configure_mlflow_from_stack()
+            horizon_days = churn_horizon(MODEL_NAME)
         report = ab_report(log, clean, horizon_days=horizon_days, min_rows=min_rows)
     except Exception as exc:
         _fail(exc)

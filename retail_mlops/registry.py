@@ -14,6 +14,7 @@ from retail_mlops.names import CHALLENGER, CHAMPION
 
 HISTORY_TAG = "champion_history"  # comma-separated MLflow versions, oldest first
 MLFLOW_VERSION_KEY = "mlflow_version"
+HORIZON_TAG = "horizon_days"  # the churn label's horizon the version was trained on
 
 
 def _client() -> Any:
@@ -57,6 +58,29 @@ def alias_version(name: str, alias: str) -> int | None:
         return int(_client().get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
+
+
+def version_tag(name: str, alias: str, key: str) -> str | None:
+    """Tag `key` of the version `name@alias` points to; None if the alias or tag is unset."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _client().get_model_version_by_alias(name, alias).tags.get(key)
+    except MlflowException:
+        return None
+
+
+def churn_horizon(name: str, alias: str = "champion") -> int:
+    """The label horizon (days) of the version `name@alias` was trained on.
+
+    Raises:
+        DataError: If the alias is unset or the version records no horizon (registered
+            before versions carried one): pass the horizon explicitly then.
+    """
+    value = version_tag(name, alias, HORIZON_TAG)
+    if value is None:
+        raise DataError(f"{name}@{alias} records no {HORIZON_TAG}: pass --horizon-days")
+    return int(value)
 
 
 def champion_history(name: str) -> list[int]:

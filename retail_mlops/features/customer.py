@@ -181,7 +181,10 @@ def past_lines(lines: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
 
 
 def churn_labels(
-    lines: pd.DataFrame, customers: Iterable[str], cutoff: pd.Timestamp, horizon_days: int = 90
+    lines: pd.DataFrame,
+    customers: Iterable[str],
+    cutoff: pd.Timestamp,
+    horizon_days: int = HORIZON_DAYS,
 ) -> pd.Series:
     """1 if the customer has no invoice line in [cutoff, cutoff + horizon_days), else 0."""
     cutoff = pd.Timestamp(cutoff)
@@ -207,7 +210,7 @@ def _check_label_window(
 def churn_entities(
     lines: pd.DataFrame,
     cutoffs: Iterable[pd.Timestamp | str],
-    horizon_days: int = 90,
+    horizon_days: int = HORIZON_DAYS,
     active_window_days: int = 3650,
 ) -> pd.DataFrame:
     """The training entity frame: (customer_id, event_timestamp = cutoff, churned).
@@ -249,7 +252,7 @@ def churn_entities(
 def build_churn_dataset(
     lines: pd.DataFrame,
     cutoffs: Iterable[pd.Timestamp | str],
-    horizon_days: int = 90,
+    horizon_days: int = HORIZON_DAYS,
     active_window_days: int = 365,
 ) -> pd.DataFrame:
     """Features and labels for several cutoffs, computed directly (no feature store).

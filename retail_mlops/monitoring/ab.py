@@ -125,7 +125,7 @@ class ABReport:
 def ab_report(
     log: pd.DataFrame,
     lines: pd.DataFrame,
-    horizon_days: int = 90,
+    horizon_days: int,
     champion: str = "champion",
     alpha: float = 0.05,
     min_rows: int = 30,

@@ -61,10 +61,18 @@ def test_ab_report_joins_served_predictions_with_real_outcomes(
 
     # the report's churn rate per variant is what those customers really did afterwards
     from retail_mlops.monitoring.ab import ab_report
+    from retail_mlops.names import MODEL_NAME
+    from retail_mlops.registry import churn_horizon
+    from steps.client import configure_mlflow_from_stack
 
-    report = ab_report(mine, subset_clean)
+    configure_mlflow_from_stack()
+    horizon = churn_horizon(MODEL_NAME)  # recorded with the version by promote_churn_model
+    assert horizon == 90
+    report = ab_report(mine, subset_clean, horizon)
     assert report.counts.mature == len(rows)
-    labels = churn_labels(subset_clean, [r["customer_id"] for r in rows], pd.Timestamp(AS_OF))
+    labels = churn_labels(
+        subset_clean, [r["customer_id"] for r in rows], pd.Timestamp(AS_OF), horizon
+    )
     for variant, group in mine.groupby("variant"):
         row = report.table[report.table["variant"] == variant].iloc[0]
         assert row["n_mature"] == len(group)

@@ -306,12 +306,12 @@ def test_missing_log_column_is_named(
     split_log: pd.DataFrame, subset_clean: pd.DataFrame, column: str
 ) -> None:
     with pytest.raises(DataError, match=f"lacks column.*{column}"):
-        ab_report(split_log.drop(columns=column), subset_clean)
+        ab_report(split_log.drop(columns=column), subset_clean, HORIZON)
 
 
 def test_empty_log_is_a_data_error(tmp_path: Any, subset_clean: pd.DataFrame) -> None:
     with pytest.raises(DataError, match="no predictions logged yet"):
-        ab_report(read_log(tmp_path / "predictions"), subset_clean)
+        ab_report(read_log(tmp_path / "predictions"), subset_clean, HORIZON)
 
 
 def test_a_score_that_is_not_a_probability_is_a_data_error(
@@ -320,7 +320,7 @@ def test_a_score_that_is_not_a_probability_is_a_data_error(
     bad = split_log.copy()
     bad.loc[0, "score"] = 1.5
     with pytest.raises(DataError, match="1 score"):
-        ab_report(bad, subset_clean)
+        ab_report(bad, subset_clean, HORIZON)
 
 
 def test_a_log_read_back_from_parquet_gives_the_same_report(
