@@ -95,25 +95,32 @@ def feast_objects(layout: OfflineLayout | None = None) -> list[Any]:
     item_source = source(
         "item_daily_features", "Item-day features; a row for day d uses only demand before d."
     )
-    customer_features = FeatureView(
-        name="customer_features",
-        entities=[customer],
-        ttl=CUSTOMER_TTL,
-        schema=[Field(name=f, dtype=Float64) for f in CUSTOMER_FEATURES],
-        source=customer_source,
-        online=True,
-        description="RFM-style customer features as of a snapshot time (churn model inputs).",
-        tags={"owner": "retail-mlops", "job": "churn"},
+
+    def view(name: str, entity: Any, ttl: timedelta, source: Any, description: str) -> Any:
+        return FeatureView(
+            name=name,
+            entities=[entity],
+            ttl=ttl,
+            schema=[Field(name=f, dtype=Float64) for f in VIEW_FEATURES[name]],
+            source=source,
+            online=True,
+            description=description,
+            tags={"owner": "retail-mlops", "job": "churn" if entity is customer else "demand"},
+        )
+
+    customer_features = view(
+        "customer_features",
+        customer,
+        CUSTOMER_TTL,
+        customer_source,
+        "RFM-style customer features as of a snapshot time (churn model inputs).",
     )
-    item_daily_features = FeatureView(
-        name="item_daily_features",
-        entities=[item],
-        ttl=ITEM_TTL,
-        schema=[Field(name=f, dtype=Float64) for f in ITEM_FEATURES],
-        source=item_source,
-        online=True,
-        description="Calendar, lag and past-only rolling demand and price features per item-day.",
-        tags={"owner": "retail-mlops", "job": "demand"},
+    item_daily_features = view(
+        "item_daily_features",
+        item,
+        ITEM_TTL,
+        item_source,
+        "Calendar, lag and past-only rolling demand and price features per item-day.",
     )
     return [customer, item, customer_features, item_daily_features]
 

@@ -31,16 +31,10 @@ from sklearn.metrics import roc_auc_score
 
 from retail_mlops.errors import DataError
 from retail_mlops.features.customer import churn_labels
+from retail_mlops.serving.predlog import COLUMNS as LOG_COLUMNS
 
-REQUIRED_COLUMNS = (
-    "timestamp",
-    "entity_id",
-    "variant",
-    "model_version",
-    "score",
-    "served",
-    "as_of",
-)
+# The predictions log's columns the report reads (not the request id or the endpoint).
+REQUIRED_COLUMNS = tuple(c for c in LOG_COLUMNS if c not in ("request_id", "endpoint"))
 REQUIRED_LINE_COLUMNS = ("customer_id", "invoice_date")
 
 # Row statuses; only MATURE rows have an outcome and enter the metrics and tests.
