@@ -41,7 +41,7 @@ def direct_run(config: dict, tracking_uri: str) -> float:
     import mlflow
     import pandas as pd
 
-    from configs.schema import PIPELINE_PARAMS, step_model
+    from configs.schema import PIPELINE_PARAMS, step_params
     from retail_mlops.churn.metrics import classification_metrics
     from retail_mlops.churn.model import LABEL, RecencyBaseline, TrainParams, fit_xgb, predict_churn
     from retail_mlops.churn.tracking import log_churn_model
@@ -57,11 +57,6 @@ def direct_run(config: dict, tracking_uri: str) -> float:
     from retail_mlops.registry import register
     from retail_mlops.validate.rules import split_quarantine
 
-    def step_params(key: str):
-        # the YAML names only what differs from the step's model (configs/schema.py STEP_PARAMS)
-        cfg = (config.get("steps") or {}).get(key) or {}
-        return step_model(key)(**(cfg.get("parameters") or {}))
-
     start = time.perf_counter()
     params = config["parameters"]
     window = PIPELINE_PARAMS["churn_training"](**params).active_window_days
@@ -71,7 +66,7 @@ def direct_run(config: dict, tracking_uri: str) -> float:
         *monthly_cutoffs(params["first_cutoff"], params["last_train_cutoff"]),
         pd.Timestamp(params["test_cutoff"]),
     ]
-    horizon = step_params("build_churn_entities").horizon_days
+    horizon = step_params(config, "build_churn_entities").horizon_days
     # the same feature-store round trip the pipeline makes: write snapshots, PIT-join entities
     entities = churn_entities(clean, cutoffs, horizon, window)
     snaps = customer_feature_snapshots(clean, cutoffs, window).rename(
@@ -87,10 +82,10 @@ def direct_run(config: dict, tracking_uri: str) -> float:
     from retail_mlops.churn.model import split_by_time
 
     train, valid, test = split_by_time(
-        data, params["test_cutoff"], step_params("split_churn_dataset").n_valid_cutoffs
+        data, params["test_cutoff"], step_params(config, "split_churn_dataset").n_valid_cutoffs
     )
     features = list(FEATURE_COLUMNS)
-    xp = TrainParams(**step_params("train_churn_model").model_dump())
+    xp = TrainParams(**step_params(config, "train_churn_model").model_dump())
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment("churn_training")
     with mlflow.start_run():
