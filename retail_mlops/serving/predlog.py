@@ -105,4 +105,10 @@ def read_log(folder: Path) -> pd.DataFrame:
     parts = sorted(folder.glob("part-*.parquet")) if folder.exists() else []
     if not parts:
         return pd.DataFrame(columns=COLUMNS)
-    return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # One Arrow concat: a part whose `as_of` is all null has Arrow type null, which Arrow
+    # promotes to the other parts' timestamp (pandas' concat of such frames is deprecated).
+    tables = [pq.read_table(p) for p in parts]
+    return pa.concat_tables(tables, promote_options="default").to_pandas()
