@@ -26,7 +26,7 @@ class Params(Strict):
     """The tunable parameters of one step: names, types, bounds and defaults, in one place.
 
     The step's signature takes its defaults from an instance (`train_churn_model(...,
-    max_depth: int = TRAIN.max_depth)`), the pipeline YAML may override them under
+    max_depth: int = DEFAULTS.max_depth)`), the pipeline YAML may override them under
     `steps.<step>.parameters`, and `configs/schema.py` validates those overrides against the
     same model before a run. Frozen, so a default can never be changed by accident.
     """

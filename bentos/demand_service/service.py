@@ -7,7 +7,7 @@ item has, and the policy defaults the run recommended with.
 
 Nothing is forecast or read from disk per request: at start-up the tables become dicts keyed
 by item code, with the forecast points already built as response objects, so /forecast is a
-dict lookup and a slice, and /inventory a lookup plus the `_policy` formulas on scalars.
+dict lookup and a slice, and /inventory a lookup plus the `inventory.policy` formulas on scalars.
 Requests are strict (no extra fields, no strings for numbers, no NaN/inf) so every bad body is
 a 400 naming the field, never a 500.
 

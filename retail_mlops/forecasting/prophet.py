@@ -3,7 +3,7 @@
 Each item is fitted on its open days only (closed days are absent, not zero), with weekly and
 yearly seasonality and the country's public holidays. Backtest fits skip Prophet's interval
 sampling (`uncertainty_samples=0`, the costly part of `predict`): intervals come from the
-backtest residuals instead (see `_intervals`).
+backtest residuals instead (see `retail_mlops.forecasting.intervals`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ chose a model per item, forecast `horizon` open days ahead with intervals and wo
 item's mean demand, error sigma and unit cost. Serving those tables, pinned as one BentoML
 model per pipeline run, means an answer is exactly what the pipeline logged, the service image
 needs neither Prophet nor XGBoost, and a request costs a dict lookup. The inventory answer is
-recomputed per request for the caller's service level and lead time, with the `_policy`
+recomputed per request for the caller's service level and lead time, with the `inventory.policy`
 formulas the pipeline itself used.
 
 The service, the import step, `run.py serve` and the tests share it; the look-up of the ZenML
@@ -346,7 +346,7 @@ def item_policy(
     holding_rate: float,
     open_days_per_year: float,
 ) -> Policy:
-    """Safety stock, reorder point and EOQ of one item, with the `_policy` formulas.
+    """Safety stock, reorder point and EOQ of one item, with the `inventory.policy` formulas.
 
     The order quantity is `_policy.order_quantity`, the rule `recommend` applies to the
     pipeline's table.
