@@ -29,7 +29,6 @@ from retail_mlops.deploy.deployer import DeployParams
 from retail_mlops.errors import DataError
 from retail_mlops.features.customer import ACTIVE_WINDOW_DAYS, ChurnEntityParams
 from retail_mlops.features.feast_store import FeatureTableParams
-from retail_mlops.features.item import ItemFeatureParams
 from retail_mlops.forecasting.backtest import ChoiceParams, ForecastParams
 from retail_mlops.forecasting.global_model import GlobalParams
 from retail_mlops.forecasting.prophet import ProphetShardParams
@@ -123,7 +122,7 @@ STEP_PARAMS: dict[str, type[BaseModel]] = {
     # features
     "build_churn_entities": ChurnEntityParams,
     "compute_customer_features": NoParams,
-    "compute_item_features": ItemFeatureParams,
+    "compute_item_features": NoParams,
     "write_feature_table": FeatureTableParams,
     "fetch_customer_features": NoParams,
     "materialize_online_store": NoParams,

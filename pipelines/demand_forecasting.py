@@ -4,6 +4,7 @@ from typing import Any
 
 from zenml import pipeline
 
+from steps.features import compute_item_features, write_feature_table
 from steps.forecasting.backtest_global_models import backtest_global_models
 from steps.forecasting.build_daily_demand import build_daily_demand
 from steps.forecasting.combine_prophet_shards import combine_prophet_shards
@@ -29,14 +30,17 @@ def demand_forecasting(
 
     1. load_transactions, build_daily_demand: daily units per item on open days; bad lines
        quarantined with a reason
-    2. forecast_prophet_shard x n_shards: Prophet per item over a process pool; on Kubeflow each
+    2. compute_item_features, write_item_features: item-day features (levels, lags, price)
+       into Feast's offline store, as feature_materialization writes them
+    3. forecast_prophet_shard x n_shards: Prophet per item over a process pool; on Kubeflow each
        shard is its own pod, locally they run one after another
-    3. combine_prophet_shards: one backtest, forecast and model collection (Prophet JSON)
-    4. backtest_global_models: seasonal naive and the global XGBoost at the same origins
-    5. evaluate_forecasts: WAPE/MASE/sMAPE/bias, best model per item (MLflow)
-    6. forecast_demand: the chosen model's forecast with intervals, plots (MLflow, ZenML)
-    7. recommend_inventory: safety stock, reorder point, EOQ, policy replay on real demand
-    8. analyze_pricing: price elasticity and promotion uplift
+    4. combine_prophet_shards: one backtest, forecast and model collection (Prophet JSON)
+    5. backtest_global_models: seasonal naive and the global XGBoost at the same origins, the
+       XGBoost inputs read through Feast's point-in-time join
+    6. evaluate_forecasts: WAPE/MASE/sMAPE/bias, best model per item (MLflow)
+    7. forecast_demand: the chosen model's forecast with intervals, plots (MLflow, ZenML)
+    8. recommend_inventory: safety stock, reorder point, EOQ, policy replay on real demand
+    9. analyze_pricing: price elasticity and promotion uplift
 
     Args:
         source: Where the invoice lines come from (see `retail_mlops.ingest.sources`).
@@ -49,6 +53,10 @@ def demand_forecasting(
     """
     raw = load_transactions(source=source)
     demand, _quarantine = build_daily_demand(raw)
+    items, item_hash = compute_item_features(demand)
+    item_table = write_feature_table(
+        items, item_hash, view="item_daily_features", id="write_item_features"
+    )
     backtests, forecasts, models = [], [], []
     for shard in range(n_shards):
         bt, fc, m = forecast_prophet_shard(
@@ -69,7 +77,7 @@ def demand_forecasting(
         backtests, forecasts, models
     )
     global_backtest, global_forecast, _global_model = backtest_global_models(
-        demand, origins=origins, horizon=horizon, country=country
+        demand, item_table, origins=origins, horizon=horizon, country=country
     )
     predictions, _metrics, _summary, choice = evaluate_forecasts(
         demand, global_backtest, prophet_backtest

@@ -11,6 +11,7 @@ from steps.features import (
     materialize_online_store,
     write_feature_table,
 )
+from steps.forecasting import build_daily_demand
 from steps.ingest import load_transactions
 from steps.validate import validate_transactions
 
@@ -27,7 +28,8 @@ def feature_materialization(
 
     1. load_transactions / validate_transactions: the shared ingestion contract
     2. compute_customer_features: monthly customer snapshots (DuckDB)
-    3. compute_item_features: item-day calendar, lag and rolling features (DuckDB)
+    3. build_daily_demand / compute_item_features: item-day levels, lags and price from the
+       daily demand (guest sales included), the demand job's own inputs
     4. write_customer_features / write_item_features: schema check, null-rate gate, offline
        Parquet upsert, `feast apply`, lineage and quality metadata
     5. materialize_online_store: backfill once, then incremental, into SQLite or Redis
@@ -50,7 +52,8 @@ def feature_materialization(
     customer_table = write_feature_table(
         customers, customer_hash, view="customer_features", id="write_customer_features"
     )
-    items, item_hash = compute_item_features(transactions)
+    demand, _demand_quarantine = build_daily_demand(raw)
+    items, item_hash = compute_item_features(demand)
     item_table = write_feature_table(
         items, item_hash, view="item_daily_features", id="write_item_features"
     )

@@ -226,6 +226,8 @@ def previous_summary(view: str) -> dict[str, Any] | None:
 def write_offline(df: pd.DataFrame, view: str, summary: dict[str, Any]) -> Path | str:
     """Upsert rows into the view's Parquet (same key and timestamp: the new row wins), atomically.
 
+    A table written under an older definition of the view (other columns) is replaced whole.
+
     Returns:
         The Parquet path (an s3:// URI in the remote layout).
     """
@@ -235,8 +237,9 @@ def write_offline(df: pd.DataFrame, view: str, summary: dict[str, Any]) -> Path 
     if isinstance(path, Path):
         path.parent.mkdir(parents=True, exist_ok=True)
     table = df[[key, TIMESTAMP, *view_columns(view)]]
-    if _exists(path):
-        old = _read_parquet(path)
+    old = _read_parquet(path) if _exists(path) else None
+    # rows of an older definition of the view (other columns) cannot be mixed in: replaced
+    if old is not None and list(old.columns) == list(table.columns):
         table = pd.concat([old, table], ignore_index=True)
         table = table.drop_duplicates([key, TIMESTAMP], keep="last")
     table = table.sort_values([key, TIMESTAMP], ignore_index=True)

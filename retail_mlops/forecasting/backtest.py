@@ -8,6 +8,7 @@ The per-item choice is made on all origins but the last and scored on the last o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +18,15 @@ from pydantic import Field
 
 from retail_mlops.config import Params
 from retail_mlops.errors import DataError
+from retail_mlops.features import feast_store
+from retail_mlops.features.item import ItemHistory, by_origin, entity_rows
 from retail_mlops.forecasting.demand import Panel, selling_days
-from retail_mlops.forecasting.global_model import GlobalParams, fit_global, predict_global
+from retail_mlops.forecasting.global_model import (
+    GlobalParams,
+    feature_origins,
+    fit_global,
+    predict_global,
+)
 from retail_mlops.forecasting.metrics import metric_table, naive_scale
 from retail_mlops.forecasting.naive import seasonal_naive
 from retail_mlops.forecasting.prophet import ProphetParams, ProphetTask, run_tasks
@@ -79,9 +87,17 @@ def listed_before(panel: Panel, i: int) -> np.ndarray:
 
 
 def global_backtest(
-    panel: Panel, spec: BacktestSpec, params: GlobalParams, n_jobs: int = -1
+    panel: Panel,
+    spec: BacktestSpec,
+    params: GlobalParams,
+    n_jobs: int = -1,
+    day_features: Mapping[int, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """Seasonal-naive and global XGBoost forecasts at every origin (long frame)."""
+    """Seasonal-naive and global XGBoost forecasts at every origin (long frame).
+
+    `day_features`: item-day features per origin column (rows aligned to `panel.skus`), as the
+    pipeline fetches them from the feature store; computed from the panel when None.
+    """
     frames = []
     for i in spec.columns(panel):
         rows = listed_before(panel, i)
@@ -91,22 +107,36 @@ def global_backtest(
         naive = seasonal_naive(hist_y, panel.dates[:i], targets)
         frames.append(_long(panel, rows, naive, targets, model="naive", origin=origin))
         model = fit_global(
-            panel.y[:, :i], panel.price[:, :i], panel.dates[:i], i, spec.horizon, params, n_jobs
+            panel.y[:, :i],
+            panel.price[:, :i],
+            panel.dates[:i],
+            i,
+            spec.horizon,
+            params,
+            n_jobs,
+            day_features,
         )
-        xgb_pred = predict_global(model, hist_y, hist_p, panel.dates[:i], i, targets)
+        at_origin = None if day_features is None else day_features[i][rows]
+        xgb_pred = predict_global(model, hist_y, hist_p, panel.dates[:i], i, targets, at_origin)
         frames.append(_long(panel, rows, xgb_pred, targets, model="xgboost", origin=origin))
     return pd.concat(frames, ignore_index=True)
 
 
 def global_forecast(
-    panel: Panel, targets: pd.DatetimeIndex, horizon: int, params: GlobalParams, n_jobs: int = -1
+    panel: Panel,
+    targets: pd.DatetimeIndex,
+    horizon: int,
+    params: GlobalParams,
+    n_jobs: int = -1,
+    day_features: Mapping[int, np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, Any]:
     """Seasonal-naive and XGBoost forecasts of the future days from all the history."""
     rows = np.arange(len(panel.skus))
     t = len(panel.dates)
     naive = seasonal_naive(panel.y, panel.dates, targets)
-    model = fit_global(panel.y, panel.price, panel.dates, t, horizon, params, n_jobs)
-    xgb_pred = predict_global(model, panel.y, panel.price, panel.dates, t, targets)
+    model = fit_global(panel.y, panel.price, panel.dates, t, horizon, params, n_jobs, day_features)
+    at_origin = None if day_features is None else day_features[t]
+    xgb_pred = predict_global(model, panel.y, panel.price, panel.dates, t, targets, at_origin)
     frame = pd.concat(
         [
             _long(panel, rows, naive, targets, model="naive"),
@@ -115,6 +145,12 @@ def global_forecast(
         ignore_index=True,
     )
     return frame, model
+
+
+def global_feature_origins(panel: Panel, spec: BacktestSpec, params: GlobalParams) -> list[int]:
+    """Origin columns whose item-day features `global_backtest` and `global_forecast` read."""
+    ends = [*spec.columns(panel), len(panel.dates)]
+    return feature_origins(ends, spec.horizon, params)
 
 
 def prophet_rows(
@@ -387,3 +423,22 @@ def final_forecast(
     out = apply_intervals(out, quantiles)
     cols = ["stock_code", "ds", "yhat", "yhat_lower", "yhat_upper", "model", "fallback", "reason"]
     return out[cols].sort_values(["stock_code", "ds"]).reset_index(drop=True)
+
+
+def fetch_day_features(
+    store: Any, panel: Panel, spec: BacktestSpec, params: GlobalParams
+) -> dict[int, np.ndarray]:
+    """The global model's item-day features from the feature store, point in time.
+
+    One Feast `get_historical_features` call for every (listed item, origin) the backtest and
+    the future forecast read; each row is the latest `item_daily_features` row at or before the
+    origin, so nothing after it can enter.
+
+    Raises:
+        DataError: If an origin finds no rows (the table was not written for this data).
+    """
+    history = ItemHistory(panel.y, panel.price, panel.dates)
+    origins = global_feature_origins(panel, spec, params)
+    entities = entity_rows(history, panel.skus, origins)
+    frame = feast_store.historical_features(store, entities, "item_daily_features")
+    return by_origin(frame, history, panel.skus, origins)

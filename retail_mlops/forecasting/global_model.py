@@ -14,12 +14,14 @@ model learns the median daily demand, the right target for WAPE on intermittent 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from retail_mlops.config import Params
+from retail_mlops.features.item import COLUMN, ItemHistory
 
 FEATURES = [
     "h",
@@ -68,54 +70,27 @@ class GlobalParams(Params):
     seed: int = Field(default=0, ge=0, description="Seed of the sampling and of XGBoost")
 
 
-class _Cum:
-    """Cumulative sums over the open-day columns for O(1) window means."""
-
-    def __init__(self, y: np.ndarray):
-        valid = ~np.isnan(y)
-        zero = np.zeros((y.shape[0], 1))
-        self.s = np.hstack([zero, np.cumsum(np.nan_to_num(y), axis=1)])
-        self.n = np.hstack([zero, np.cumsum(valid, axis=1)])
-        self.nz = np.hstack([zero, np.cumsum(np.nan_to_num(y) > 0, axis=1)])
-
-    def mean(self, lo: np.ndarray | int, hi: np.ndarray | int) -> np.ndarray:
-        """Mean over columns [lo, hi) per row, NaN where no listed day."""
-        rows = np.arange(self.s.shape[0])
-        lo_, hi_ = np.broadcast_to(lo, rows.shape), np.broadcast_to(hi, rows.shape)
-        n = self.n[rows, hi_] - self.n[rows, lo_]
-        return np.divide(
-            self.s[rows, hi_] - self.s[rows, lo_], n, out=np.full(rows.shape, np.nan), where=n > 0
-        )
-
-    def nonzero_share(self, lo: int, hi: int) -> np.ndarray:
-        n = self.n[:, hi] - self.n[:, lo]
-        return np.divide(
-            self.nz[:, hi] - self.nz[:, lo], n, out=np.full(n.shape, np.nan), where=n > 0
-        )
-
-
-def _scale(cum: _Cum, i: int) -> np.ndarray:
-    recent = cum.mean(max(0, i - 91), i)
-    year = cum.mean(max(0, i - 364), i)
+def _scale(feats: np.ndarray) -> np.ndarray:
+    recent = feats[:, COLUMN["units_mean_91"]]
+    year = feats[:, COLUMN["units_mean_364"]]
     return np.where(np.nan_to_num(recent) > 0, recent, np.nan_to_num(year))
 
 
-def origin_features(*args, **kwargs) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
-    """`_origin_features` without numpy's empty-slice warnings (empty windows are NaN)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return _origin_features(*args, **kwargs)
-
-
-def _origin_features(
+def origin_features(
     y: np.ndarray,
     price: np.ndarray,
     dates: pd.DatetimeIndex,
     i: int,
     targets: pd.DatetimeIndex,
-    cum: _Cum | None = None,
+    history: ItemHistory | None = None,
+    day_features: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features of every (item, target) pair for a forecast made before column `i`.
+
+    The item's level, lags and price come from its item-day features at the origin (Feast's
+    `item_daily_features` row in the pipelines, `ItemHistory.at(i)` otherwise: one engine);
+    what depends on the target day (its weekday's recent mean, last year's level around it,
+    the calendar, the step `h`) is added here from the same history before the origin.
 
     Args:
         y: Units (S x T), NaN before first sale; only columns < i are read.
@@ -123,45 +98,41 @@ def _origin_features(
         dates: Open days of the columns.
         i: Origin: the first column not known.
         targets: Target days (any days after dates[i-1]).
-        cum: Precomputed cumulative sums of `y` (reused across origins).
+        history: `ItemHistory` of y/price (reused across origins).
+        day_features: The items' features at the origin (S x ITEM_FEATURE_COLUMNS), if fetched.
 
     Returns:
         X (S*H x len(FEATURES), item-major) and scale (S).
     """
-    cum = cum or _Cum(y)
+    with warnings.catch_warnings():  # empty windows are NaN by design
+        warnings.simplefilter("ignore", RuntimeWarning)
+        history = history or ItemHistory(y, price, dates)
+        feats = history.at(i) if day_features is None else day_features
+        return _assemble(feats, history, i, targets)
+
+
+def _assemble(
+    feats: np.ndarray, history: ItemHistory, i: int, targets: pd.DatetimeIndex
+) -> tuple[np.ndarray, np.ndarray]:
+    y, dates = history.y, history.dates
     s_count, h_count = y.shape[0], len(targets)
-    scale = _scale(cum, i)
+    scale = _scale(feats)
     safe = np.where(scale > 0, scale, 1.0)
-    hist = np.nan_to_num(y[:, max(0, i - 400) : i])
     base = {
         "log_scale": np.log1p(scale),
-        "m7": cum.mean(max(0, i - 7), i) / safe,
-        "m28": cum.mean(max(0, i - 28), i) / safe,
-        "m91": cum.mean(max(0, i - 91), i) / safe,
-        "m364": cum.mean(max(0, i - 364), i) / safe,
-        "nz28": cum.nonzero_share(max(0, i - 28), i),
-        "nz91": cum.nonzero_share(max(0, i - 91), i),
+        "m7": feats[:, COLUMN["units_mean_7"]] / safe,
+        "m28": feats[:, COLUMN["units_mean_28"]] / safe,
+        "m91": feats[:, COLUMN["units_mean_91"]] / safe,
+        "m364": feats[:, COLUMN["units_mean_364"]] / safe,
+        "nz28": feats[:, COLUMN["sale_share_28"]],
+        "nz91": feats[:, COLUMN["sale_share_91"]],
+        "days_since_sale": feats[:, COLUMN["days_since_sale"]],
+        "age": feats[:, COLUMN["listed_days"]],
     }
     for k in range(1, 8):
-        base[f"lag{k}"] = (y[:, i - k] / safe) if i - k >= 0 else np.full(s_count, np.nan)
-    sold = hist > 0
-    if sold.shape[1]:
-        last_sale = np.where(
-            sold.any(axis=1), sold.shape[1] - 1 - np.argmax(sold[:, ::-1], axis=1), -1
-        )
-    else:  # origin 0: nothing known yet
-        last_sale = np.full(s_count, -1)
-    base["days_since_sale"] = np.where(last_sale >= 0, sold.shape[1] - last_sale, 400)
-    base["age"] = np.minimum(cum.n[:, i], 400)
-    recent_prices = price[:, max(0, i - 364) : i]
+        base[f"lag{k}"] = feats[:, COLUMN[f"units_lag_{k}"]] / safe
     with np.errstate(all="ignore"):
-        median_price = np.nanmedian(
-            np.where(np.isnan(recent_prices), np.nan, recent_prices), axis=1
-        )
-        last_price = pd.DataFrame(recent_prices).ffill(axis=1).iloc[:, -1].to_numpy() if i else None
-    base["price_rel"] = (
-        last_price / median_price if last_price is not None else np.full(s_count, np.nan)
-    )
+        base["price_rel"] = feats[:, COLUMN["price_last"]] / feats[:, COLUMN["price_median_364"]]
 
     # Per-target features: weekday mean over the last 8 weeks, last year's level around the day.
     wd_hist = dates[max(0, i - 48) : i].dayofweek
@@ -177,16 +148,12 @@ def _origin_features(
     col = {f: k for k, f in enumerate(FEATURES)}
     for f, v in base.items():
         x[:, :, col[f]] = v[:, None]
-    origin_day = dates[i - 1] + pd.Timedelta(days=1) if i else targets[0]
-    ly_origin = cum.mean(
-        dates.searchsorted(origin_day - pd.Timedelta(days=364 + 28)),
-        dates.searchsorted(origin_day - pd.Timedelta(days=364)),
-    )
+    ly_origin = feats[:, COLUMN["units_mean_last_year_28"]]
     for h, t in enumerate(targets):
         lo = dates.searchsorted(t - pd.Timedelta(days=364 + 7))
         hi = dates.searchsorted(t - pd.Timedelta(days=364 - 7))
         hi = min(hi, i)
-        ly = cum.mean(lo, hi) if hi > lo else np.full(s_count, np.nan)
+        ly = history.mean(lo, hi) if hi > lo else np.full(s_count, np.nan)
         x[:, h, col["h"]] = h + 1
         x[:, h, col["weekday_mean"]] = weekday_mean[t.dayofweek] / safe
         x[:, h, col["last_year"]] = ly / safe
@@ -205,6 +172,28 @@ def _targets_at(dates: pd.DatetimeIndex, i: int, horizon: int) -> pd.DatetimeInd
     return dates[i : i + horizon]
 
 
+def training_origins(end: int, horizon: int, params: GlobalParams) -> list[int]:
+    """Origin columns of the training rows for a model fitted before column `end`.
+
+    Every `origin_step` open days back, whole target windows before `end`, 28 days of history.
+    """
+    origins = []
+    for k in range(params.train_origins):
+        j = end - horizon - k * params.origin_step
+        if j < 28:
+            break
+        origins.append(j)
+    return origins
+
+
+def feature_origins(ends: list[int], horizon: int, params: GlobalParams) -> list[int]:
+    """Every origin column whose item-day features fitting and forecasting at `ends` read."""
+    cols = set(ends)
+    for end in ends:
+        cols.update(training_origins(end, horizon, params))
+    return sorted(cols)
+
+
 def training_set(
     y: np.ndarray,
     price: np.ndarray,
@@ -212,20 +201,31 @@ def training_set(
     end: int,
     horizon: int,
     params: GlobalParams,
+    day_features: Mapping[int, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows from past origins whose whole target window ends before column `end`.
+
+    Args:
+        y: Units (S x T), NaN before first sale.
+        price: Unit prices (S x T).
+        dates: Open days of the columns.
+        end: Training rows' targets end before this column.
+        horizon: Target days per origin.
+        params: Origins and sampling.
+        day_features: Item-day features per origin column (from the feature store); computed
+            from `y` and `price` by the same engine when None.
 
     Returns:
         X, label (units / scale) and weight (scale), rows of items with a positive scale only,
         sampled down to `params.max_train_rows`.
     """
-    cum = _Cum(y)
+    history = ItemHistory(y, price, dates)
     xs, labels, weights = [], [], []
-    for k in range(params.train_origins):
-        j = end - horizon - k * params.origin_step
-        if j < 28:
-            break
-        x, scale = origin_features(y, price, dates, j, _targets_at(dates, j, horizon), cum)
+    for j in training_origins(end, horizon, params):
+        feats = None if day_features is None else day_features[j]
+        x, scale = origin_features(
+            y, price, dates, j, _targets_at(dates, j, horizon), history, feats
+        )
         label = y[:, j : j + horizon].reshape(-1)
         w = np.repeat(scale, horizon)
         ok = (w > 0) & ~np.isnan(label)
@@ -251,11 +251,15 @@ def fit_global(
     horizon: int,
     params: GlobalParams,
     n_jobs: int = -1,
+    day_features: Mapping[int, np.ndarray] | None = None,
 ):  # type: ignore[no-untyped-def]
-    """Fit the global model on origins before column `end`; None if there is no training row."""
+    """Fit the global model on origins before column `end`; None if there is no training row.
+
+    `day_features`: item-day features per origin column, as `training_set` takes them.
+    """
     import xgboost as xgb
 
-    x, label, weight = training_set(y, price, dates, end, horizon, params)
+    x, label, weight = training_set(y, price, dates, end, horizon, params, day_features)
     if len(label) < 50:
         return None
     model = xgb.XGBRegressor(
@@ -281,9 +285,13 @@ def predict_global(
     dates: pd.DatetimeIndex,
     i: int,
     targets: pd.DatetimeIndex,
+    day_features: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Forecasts (S x H) in units for a forecast made before column `i`; 0 for idle items."""
-    x, scale = origin_features(y, price, dates, i, targets)
+    """Forecasts (S x H) in units for a forecast made before column `i`; 0 for idle items.
+
+    `day_features`: the items' item-day features at the origin, if fetched from the store.
+    """
+    x, scale = origin_features(y, price, dates, i, targets, day_features=day_features)
     if model is None:
         return np.zeros((y.shape[0], len(targets)))
     pred = model.predict(x).reshape(y.shape[0], len(targets))

@@ -1,45 +1,39 @@
-"""Step: item-per-day demand features (calendar, lags, past-only windows) with DuckDB."""
+"""Step: item-day features (levels, lags, price) of the daily demand, for Feast's item view."""
 
 from typing import Annotated
 
 import pandas as pd
 from zenml import log_metadata, step
 
-from retail_mlops.features.item import ItemFeatureParams, daily_item_demand, item_daily_features
+from retail_mlops.features.item import ItemHistory
+from retail_mlops.forecasting.demand import Panel
 from retail_mlops.ingest.sources import content_hash
 from retail_mlops.names import A
-
-DEFAULTS = ItemFeatureParams()  # the step's defaults; bounds and types are the model's
 
 
 @step
 def compute_item_features(
-    transactions: pd.DataFrame,
-    lags: list[int] = DEFAULTS.lags,
-    windows: list[int] = DEFAULTS.windows,
+    demand: pd.DataFrame,
 ) -> tuple[Annotated[pd.DataFrame, A.ITEM_FEATURES], Annotated[str, A.ITEM_SOURCE_HASH]]:
-    """Dense item x day features; closed days stay explicit (NULL demand, `is_open` = 0).
+    """One row per listed item and open day (and the day after the data), past-only.
+
+    The same engine the global forecasting model reads at every origin, so what the feature
+    store serves and what the model trained on cannot differ.
 
     Args:
-        transactions: Clean invoice lines.
-        lags: Lag days (default 1, 7, 14, 28); the Feast view defines the default set.
-        windows: Rolling window lengths in days (default 7, 28, 91).
+        demand: Daily demand from `build_daily_demand` (stock_code, ds, y, price).
 
     Returns:
-        stock_code, event_timestamp (the day) and the features; the input's content hash.
-
-    Raises:
-        DataError: If the lines lack a column or are empty.
+        stock_code, event_timestamp and the features; the demand's content hash.
     """
-    daily = daily_item_demand(transactions)
-    params = ItemFeatureParams.of(locals())
-    feats = item_daily_features(daily, tuple(params.lags), tuple(params.windows))
-    feats = feats.rename(columns={"date": "event_timestamp"})
-    source_hash = content_hash(transactions)
+    panel = Panel.from_long(demand)
+    feats = ItemHistory(panel.y, panel.price, panel.dates).table(panel.skus)
+    source_hash = content_hash(demand)
     log_metadata(
         metadata={
             "rows": len(feats),
-            "items": int(feats["stock_code"].nunique()),
+            "items": len(panel.skus),
+            "days": len(panel.dates) + 1,
             "source_data_hash": source_hash,
         },
         artifact_name=A.ITEM_FEATURES,

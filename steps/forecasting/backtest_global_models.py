@@ -10,10 +10,16 @@ from zenml.logger import get_logger
 from materializers.xgb_materializer import XGBModelMaterializer
 from retail_mlops.calendar import OpenCalendar
 from retail_mlops.errors import DataError
-from retail_mlops.forecasting.backtest import BacktestSpec, global_backtest, global_forecast
+from retail_mlops.forecasting.backtest import (
+    BacktestSpec,
+    fetch_day_features,
+    global_backtest,
+    global_forecast,
+)
 from retail_mlops.forecasting.demand import Panel
 from retail_mlops.forecasting.global_model import GlobalParams
 from retail_mlops.names import A
+from steps.client import stack_feature_store
 
 logger = get_logger(__name__)
 
@@ -24,6 +30,7 @@ DEFAULTS = GlobalParams()  # the step's defaults; bounds and types are the model
 @step(output_materializers={str(A.GLOBAL_MODEL): XGBModelMaterializer})
 def backtest_global_models(
     demand: pd.DataFrame,
+    item_table: str,
     origins: list[str],
     horizon: int,
     country: str,
@@ -46,6 +53,8 @@ def backtest_global_models(
 
     Args:
         demand: Daily demand from `build_daily_demand`.
+        item_table: The `item_daily_features` offline table written upstream: the model's
+            item-day features come from it through Feast's point-in-time join.
         origins: Backtest origin days.
         horizon: Open days forecast from each origin and into the future.
         country: Public holidays for the open calendar of future days.
@@ -71,10 +80,12 @@ def backtest_global_models(
     panel = Panel.from_long(demand)
     params = GlobalParams.of(locals())
     spec = BacktestSpec([pd.Timestamp(o) for o in origins], horizon)
-    backtest = global_backtest(panel, spec, params)
+    day_features = fetch_day_features(stack_feature_store(), panel, spec, params)
+    logger.info("item features: %d origins from %s", len(day_features), item_table)
+    backtest = global_backtest(panel, spec, params, day_features=day_features)
     calendar = OpenCalendar(panel.dates, country=country)
     targets = calendar.next_open_days(panel.dates[-1] + pd.Timedelta(days=1), horizon)
-    forecast, model = global_forecast(panel, targets, horizon, params)
+    forecast, model = global_forecast(panel, targets, horizon, params, day_features=day_features)
     if model is None:
         raise DataError(
             f"too little history for the global model: {len(panel.dates)} open days, "

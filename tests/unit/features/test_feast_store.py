@@ -199,6 +199,21 @@ def test_write_offline_upserts_and_leaves_no_temp_files(store: Any) -> None:
     assert _no_temp_files(path.parent)
 
 
+def test_write_offline_replaces_a_table_of_an_older_definition(store: Any) -> None:
+    view = "item_daily_features"
+    path = feast_store.offline_path(view)
+    older = _item_table([("A", "2010-01-01"), ("Z", "2010-01-01")], 1.0).rename(
+        columns={ITEM_FEATURE_COLUMNS[0]: "retired_feature"}
+    )
+    older.to_parquet(path)
+    new = _item_table([("A", "2010-01-01"), ("B", "2010-01-02")], 5.0)
+    feast_store.write_offline(new, view, feast_store.quality_summary(new, ITEM_FEATURE_COLUMNS))
+    table = pd.read_parquet(path)
+    assert list(table.columns) == ["stock_code", TS, *ITEM_FEATURE_COLUMNS]
+    assert table["stock_code"].tolist() == ["A", "B"]  # Z (old definition) is gone, not mixed in
+    assert table[ITEM_FEATURE_COLUMNS[0]].tolist() == [5.0, 5.0]
+
+
 def test_write_offline_failure_keeps_the_old_table(
     store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

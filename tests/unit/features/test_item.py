@@ -1,20 +1,21 @@
-"""Unit tests for retail_mlops/features/item.py: daily demand with closed days, item features.
+"""Unit tests for retail_mlops/features/item.py: the item-day features of `ItemHistory`.
 
-The toy data are hand-made invoice lines for two items over 40 days (2010-01-01 .. 2010-02-09):
+The toy panel is hand-made: three items over 15 open days, three of them a year before the rest
+(2009-12-20, 2010-01-10, 2010-01-17, then 2011-01-03 .. 2011-01-15 without the closed Sunday
+2011-01-09):
 
-    A sells i + 1 units on day i (day 0 = 2010-01-01) at 2.0 each (3.0 from day 20 on); on day 5
-      it sells 3 at 2.0 and 3 at 4.0 (day price 3.0); it sells nothing on day 16 (an open day).
-    B first sells on day 2; it sells 10 units at 1.5 on even days and nothing on odd days.
-    Day 9 (2010-01-10) nobody sells: the shop is closed.
+    A sells 4 0 8 | 2 0 3 1 0 4 2 0 5 1 3 0 (columns 0 .. 14); its price is missing on column 8
+      although it sold 4 (and on every day without a sale).
+    B is listed late: first sale on column 9 (3 units at 1.0), 6 at 1.5 on column 12, else 0.
+    C sells 2 at 5.0 on column 1 (its first day) and nothing afterwards.
 
-Expected values are worked out by hand next to the assertions; the DuckDB features are also checked
-against the pandas reference (tests/reference/item_features.py), on the toy data and on the real
-subset.
+Expected values are worked out by hand next to the assertions. Generated panels (random open-day
+calendars, items listed late, prices missing) check that a forecast origin never reads its own
+day or later; the committed real subset checks that features read back from the long table
+(what Feast serves) are exactly the ones computed directly.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
@@ -22,392 +23,289 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retail_mlops.calendar import CALENDAR_COLUMNS
 from retail_mlops.errors import DataError
 from retail_mlops.features.item import (
     ITEM_FEATURE_COLUMNS,
-    daily_item_demand,
-    item_daily_features,
-    item_feature_columns,
+    ItemHistory,
+    by_origin,
+    entity_rows,
 )
-from tests.reference.item_features import item_daily_features_pandas
+from retail_mlops.forecasting.demand import Panel, daily_demand, sales_lines
+from retail_mlops.forecasting.global_model import origin_features
+from tests.panels import CORRUPTIONS, corrupt, panels
 
-D0 = pd.Timestamp("2010-01-01")
-N_DAYS = 40
-CLOSED = 9  # 2010-01-10
-A_NO_SALE = 16  # 2010-01-17: open (B sells), A sells nothing
-KEY = ["stock_code", "date"]
-
-
-def day(i: int) -> pd.Timestamp:
-    """Date of toy day i."""
-    return D0 + pd.Timedelta(days=i)
-
-
-def _lines(rows: list[tuple[str, str, int, float]]) -> pd.DataFrame:
-    """Invoice lines from (stock_code, invoice_date, quantity, unit price)."""
-    df = pd.DataFrame(rows, columns=["stock_code", "invoice_date", "quantity", "price"])
-    df["invoice_date"] = pd.to_datetime(df["invoice_date"], format="ISO8601")
-    df["quantity"] = df["quantity"].astype("int64")
-    df["amount"] = df["quantity"] * df["price"].astype("float64")
-    return df.drop(columns="price")
-
-
-def _toy_lines() -> pd.DataFrame:
-    rows: list[tuple[str, str, int, float]] = []
-    for i in range(N_DAYS):
-        if i == CLOSED:
-            continue
-        stamp = str(day(i) + pd.Timedelta(hours=10, minutes=i))
-        if i == 5:
-            rows += [("A", stamp, 3, 2.0), ("A", stamp, 3, 4.0)]
-        elif i != A_NO_SALE:
-            rows.append(("A", stamp, i + 1, 2.0 if i < 20 else 3.0))
-        if i >= 2 and i % 2 == 0:
-            rows.append(("B", str(day(i) + pd.Timedelta(hours=15)), 10, 1.5))
-    return _lines(rows)
-
-
-@pytest.fixture(scope="module")
-def toy_daily() -> pd.DataFrame:
-    return daily_item_demand(_toy_lines())
-
-
-@pytest.fixture(scope="module")
-def toy_features(toy_daily: pd.DataFrame) -> pd.DataFrame:
-    return item_daily_features(toy_daily).set_index(KEY).sort_index()
-
-
-def _row(frame: pd.DataFrame, item: str, i: int) -> pd.Series:
-    return frame.loc[(item, day(i))]
-
-
-# --- daily_item_demand ------------------------------------------------------------------------
-
-
-def test_daily_demand_is_dense_from_first_sale_to_last_data_day(toy_daily: pd.DataFrame) -> None:
-    assert list(toy_daily.columns) == [
-        "stock_code",
-        "date",
-        "units",
-        "revenue",
-        "price",
-        "is_open",
+NAN = np.nan
+KEYS = ["stock_code", "event_timestamp"]
+SKUS = np.array(["A", "B", "C"], dtype=object)
+DATES = pd.DatetimeIndex(
+    ["2009-12-20", "2010-01-10", "2010-01-17"]
+    + [f"2011-01-{d:02d}" for d in range(3, 16) if d != 9]
+)
+Y = np.array(
+    [
+        [4, 0, 8, 2, 0, 3, 1, 0, 4, 2, 0, 5, 1, 3, 0],
+        [NAN] * 9 + [3, 0, 0, 6, 0, 0],
+        [NAN, 2] + [0] * 13,
     ]
-    a = toy_daily[toy_daily["stock_code"] == "A"]
-    b = toy_daily[toy_daily["stock_code"] == "B"]
-    assert list(a["date"]) == [day(i) for i in range(N_DAYS)]
-    assert list(b["date"]) == [day(i) for i in range(2, N_DAYS)]  # B starts on its first sale
-    assert toy_daily["date"].dtype == "datetime64[ns]"
-    assert toy_daily["units"].dtype == "float64"
-    assert toy_daily["is_open"].dtype == "int64"
+)
+PRICE = np.full(Y.shape, NAN)
+PRICE[0, [0, 2, 3, 5, 6, 9, 11, 12, 13]] = [1.0, 1.0, 2.0, 1.6, 2.2, 2.0, 2.5, 2.0, 3.0]
+PRICE[1, [9, 12]] = [1.0, 1.5]
+PRICE[2, 1] = 5.0
 
 
-def test_daily_demand_closed_day_is_null_not_zero(toy_daily: pd.DataFrame) -> None:
-    closed = toy_daily[toy_daily["date"] == day(CLOSED)]
-    assert sorted(closed["stock_code"]) == ["A", "B"]
-    assert closed["units"].isna().all()
-    assert closed["revenue"].isna().all()
-    assert closed["price"].isna().all()
-    assert (closed["is_open"] == 0).all()
-    # every other day someone sold something, so it is open
-    assert (toy_daily.loc[toy_daily["date"] != day(CLOSED), "is_open"] == 1).all()
+def _expect(
+    means: list[float], shares: list[float], lags: list[float], *scalars: float
+) -> list[float]:
+    """A feature row in ITEM_FEATURE_COLUMNS order.
+
+    Means 7/28/91/364, shares 28/91, lags 1..7, then days_since_sale, listed_days, price_last,
+    price_median_364 and units_mean_last_year_28.
+    """
+    assert (len(means), len(shares), len(lags), len(scalars)) == (4, 2, 7, 5)
+    return [*means, *shares, *lags, *scalars]
 
 
-def test_daily_demand_open_day_without_sales_is_zero(toy_daily: pd.DataFrame) -> None:
-    d = toy_daily.set_index(KEY)
-    a16 = d.loc[("A", day(A_NO_SALE))]
-    assert a16["units"] == 0.0
-    assert a16["revenue"] == 0.0
-    assert math.isnan(a16["price"])  # no sale: no price that day
-    assert a16["is_open"] == 1
-    b3 = d.loc[("B", day(3))]  # odd day, A sells so the shop is open
-    assert (b3["units"], b3["revenue"], b3["is_open"]) == (0.0, 0.0, 1)
+UNLISTED = _expect([NAN] * 4, [NAN] * 2, [NAN] * 7, 400, 0, NAN, NAN, NAN)
 
 
-def test_daily_demand_sums_lines_and_price_is_revenue_per_unit(toy_daily: pd.DataFrame) -> None:
-    d = toy_daily.set_index(KEY)
-    a5 = d.loc[("A", day(5))]
-    assert a5["units"] == 6.0  # 3 + 3
-    assert a5["revenue"] == pytest.approx(18.0)  # 3 * 2.0 + 3 * 4.0
-    assert a5["price"] == pytest.approx(3.0)
-    a30 = d.loc[("A", day(30))]
-    assert (a30["units"], a30["revenue"], a30["price"]) == (31.0, 93.0, 3.0)
-    b4 = d.loc[("B", day(4))]
-    assert (b4["units"], b4["revenue"], b4["price"]) == (10.0, 15.0, 1.5)
+@pytest.fixture(scope="module")
+def toy() -> ItemHistory:
+    return ItemHistory(Y, PRICE, DATES)
 
 
-def test_daily_demand_groups_by_calendar_day_not_timestamp() -> None:
-    lines = _lines(
-        [
-            ("A", "2010-01-01 00:00", 1, 1.0),
-            ("A", "2010-01-01 23:59", 2, 1.0),
-            ("A", "2010-01-03 12:00", 4, 1.0),
-        ]
+def test_features_by_hand_at_column_3(toy: ItemHistory) -> None:
+    # Known: columns 0 .. 2 (2009-12-20 .. 2010-01-17); origin day 2010-01-18, nothing a year
+    # before it. Lags 4 .. 7 reach before column 0: NaN.
+    a, b, c = toy.at(3)
+    # A: 4 0 8, mean 4 in every window, 2 of 3 days sold, last sale column 2; prices 1.0, 1.0
+    np.testing.assert_allclose(
+        a, _expect([4] * 4, [2 / 3] * 2, [8, 0, 4, *[NAN] * 4], 1, 3, 1.0, 1.0, NAN)
     )
-    d = daily_item_demand(lines)
-    assert list(d["date"]) == [day(0), day(1), day(2)]
-    assert d["units"].tolist()[0] == 3.0
-    assert math.isnan(d["units"].tolist()[1])  # 2010-01-02: nobody sold
-    assert d["is_open"].tolist() == [1, 0, 1]
+    np.testing.assert_array_equal(b, UNLISTED)  # B is not listed yet: no sale ever, cap 400
+    # C: listed from column 1: 2 0, mean 1; lag 3 is column 0, before C was listed
+    np.testing.assert_allclose(
+        c, _expect([1] * 4, [1 / 2] * 2, [0, 2, *[NAN] * 5], 2, 2, 5.0, 5.0, NAN)
+    )
 
 
-def test_daily_demand_missing_columns_raise() -> None:
-    with pytest.raises(DataError, match=r"lack column\(s\): quantity, amount"):
-        daily_item_demand(_toy_lines().drop(columns=["quantity", "amount"]))
+def test_features_by_hand_at_column_9(toy: ItemHistory) -> None:
+    # Known: columns 0 .. 8 (.. Saturday 2011-01-08). The origin day is the closed Sunday
+    # 2011-01-09, not the next open day 2011-01-10: last year's window is [2009-12-13,
+    # 2010-01-10), which holds column 0 only (column 1 is 2010-01-10, just outside).
+    a, b, c = toy.at(9)
+    # A: 7 days 8 2 0 3 1 0 4 = 18; 9 days = 22; sold on columns 0 2 3 5 6 8 (6 of 9).
+    # Column 8 sold without a price, so the last price is column 6's 2.2; prices so far
+    # 1.0 1.0 2.0 1.6 2.2: median 1.6. Last year: column 0 alone, 4.
+    np.testing.assert_allclose(
+        a,
+        _expect(
+            [18 / 7, 22 / 9, 22 / 9, 22 / 9], [2 / 3] * 2, [4, 0, 1, 3, 0, 2, 8], 1, 9, 2.2, 1.6, 4
+        ),
+    )
+    np.testing.assert_array_equal(b, UNLISTED)  # B's first day is column 9 itself
+    # C: 8 listed days, 2 units on the first: mean_7 0 (columns 2 .. 8), mean_28 2/8; C was
+    # not listed on column 0, so last year is NaN.
+    np.testing.assert_allclose(
+        c, _expect([0, 2 / 8, 2 / 8, 2 / 8], [1 / 8] * 2, [0] * 7, 8, 8, 5.0, 5.0, NAN)
+    )
 
 
-def test_daily_demand_no_lines_raise() -> None:
-    with pytest.raises(DataError, match="no invoice lines"):
-        daily_item_demand(_toy_lines().iloc[:0])
+def test_features_by_hand_after_the_last_day(toy: ItemHistory) -> None:
+    # Origin 15 = T: the next forecast, made on 2011-01-16. Last year: [2009-12-20, 2010-01-17):
+    # columns 0 and 1; column 2 (2010-01-17) is just outside.
+    a, b, c = toy.at(15)
+    # A: last 7 days 4 2 0 5 1 3 0 = 15; all 15 days = 33; 10 of 15 days sold; last sale
+    # column 13; last price 3.0; 9 prices 1 1 1.6 2 2 2 2.2 2.5 3: median 2; last year (4+0)/2.
+    np.testing.assert_allclose(
+        a,
+        _expect(
+            [15 / 7, 33 / 15, 33 / 15, 33 / 15],
+            [10 / 15] * 2,
+            [0, 3, 1, 5, 0, 2, 4],
+            2,
+            15,
+            3.0,
+            2.0,
+            2.0,
+        ),
+    )
+    # B: listed 6 days (columns 9 .. 14): 3 0 0 6 0 0, so mean 9/6 in every window (column 8,
+    # unlisted, does not count); lag 7 is column 8: NaN. Prices 1.0, 1.5: median 1.25.
+    np.testing.assert_allclose(
+        b, _expect([1.5] * 4, [1 / 3] * 2, [0, 0, 6, 0, 0, 3, NAN], 3, 6, 1.5, 1.25, NAN)
+    )
+    # C: 14 listed days, one sale of 2 fourteen open days ago; last year column 1 alone: 2.
+    np.testing.assert_allclose(
+        c, _expect([0, 2 / 14, 2 / 14, 2 / 14], [1 / 14] * 2, [0] * 7, 14, 14, 5.0, 5.0, 2.0)
+    )
 
 
-# --- item_daily_features: hand-computed values -------------------------------------------------
+def test_nothing_is_known_before_column_0(toy: ItemHistory) -> None:
+    np.testing.assert_array_equal(toy.at(0), np.array([UNLISTED] * 3))
+    assert not toy.listed(0).any()
+    assert toy.listed(3).tolist() == [True, False, True]
 
 
-def test_features_columns_order_and_dtypes(toy_daily: pd.DataFrame) -> None:
-    feats = item_daily_features(toy_daily)
-    assert list(feats.columns) == ["stock_code", "date", *ITEM_FEATURE_COLUMNS]
-    assert ITEM_FEATURE_COLUMNS[: len(CALENDAR_COLUMNS)] == CALENDAR_COLUMNS
-    assert len(feats) == len(toy_daily)
-    for col in ITEM_FEATURE_COLUMNS:
-        assert feats[col].dtype == "float64", col
-    assert feats["date"].dtype == "datetime64[ns]"
+def test_day_counts_saturate_at_400_and_prices_are_forgotten_after_364_open_days() -> None:
+    # One item sells 1 at 2.0 on the first of 420 open days, then nothing.
+    y = np.zeros((1, 420))
+    y[0, 0] = 1.0
+    price = np.full((1, 420), NAN)
+    price[0, 0] = 2.0
+    h = ItemHistory(y, price, pd.date_range("2010-01-01", periods=420, freq="D"))
+    col = {c: k for k, c in enumerate(ITEM_FEATURE_COLUMNS)}
+    days = ["days_since_sale", "listed_days", "price_last", "price_median_364"]
+    feats = {i: h.at(i)[0, [col[c] for c in days]] for i in (364, 365, 400, 401, 420)}
+    np.testing.assert_array_equal(feats[364], [364, 364, 2.0, 2.0])  # column 0 is in the window
+    np.testing.assert_array_equal(feats[365], [365, 365, NAN, NAN])  # ... and now out of it
+    np.testing.assert_array_equal(feats[400], [400, 400, NAN, NAN])
+    np.testing.assert_array_equal(feats[401], [400, 400, NAN, NAN])  # capped
+    np.testing.assert_array_equal(feats[420], [400, 400, NAN, NAN])
 
 
-def test_custom_lags_and_windows_name_the_columns(toy_daily: pd.DataFrame) -> None:
-    cols = item_feature_columns((2,), (3,))
-    assert cols == [
-        *CALENDAR_COLUMNS,
-        "is_open",
-        "units_lag_2",
-        "units_mean_3",
-        "units_std_3",
-        "units_max_3",
-        "units_sum_28",
-        "units_count_28",
-        "units_min_28",
-        "price_last",
-        "price_mean_28",
-        "price_ratio_hist",
-        "revenue_mean_28",
-    ]
-    feats = item_daily_features(toy_daily, lags=(2,), windows=(3,)).set_index(KEY)
-    assert list(feats.columns) == cols
-    a12 = feats.loc[("A", day(12))]
-    assert a12["units_lag_2"] == 11.0  # day 10
-    assert a12["units_mean_3"] == pytest.approx((11 + 12) / 2)  # days 9..11, day 9 closed
-    assert a12["units_max_3"] == 12.0
+def test_misaligned_shapes_are_a_data_error() -> None:
+    with pytest.raises(DataError, match=r"units \(3, 15\), prices \(3, 14\) and 15 days"):
+        ItemHistory(Y, PRICE[:, :14], DATES)
+    with pytest.raises(DataError, match=r"and 14 days do not line up"):
+        ItemHistory(Y, PRICE, DATES[:14])
 
 
-def test_first_day_has_no_history(toy_features: pd.DataFrame) -> None:
-    a0 = _row(toy_features, "A", 0)
-    for col in ITEM_FEATURE_COLUMNS:
-        if col.startswith(("units_", "price_", "revenue_")) and col != "units_count_28":
-            assert math.isnan(a0[col]), col
-    assert a0["units_count_28"] == 0.0  # COUNT over an empty window is 0, not NULL
-    assert a0["is_holiday"] == 1.0  # New Year's Day
+# --- no look-ahead ----------------------------------------------------------------------------
 
 
-def test_one_past_value_has_mean_but_no_std(toy_features: pd.DataFrame) -> None:
-    a1 = _row(toy_features, "A", 1)
-    assert a1["units_lag_1"] == 1.0
-    assert a1["units_mean_7"] == 1.0
-    assert math.isnan(a1["units_std_7"])  # sample std of one value is undefined
-    assert a1["units_count_28"] == 1.0
-    assert a1["units_sum_28"] == 1.0
-    assert a1["price_last"] == 2.0
-    assert a1["price_ratio_hist"] == pytest.approx(1.0)
-    a2 = _row(toy_features, "A", 2)
-    assert a2["units_std_7"] == pytest.approx(math.sqrt(0.5))  # std(1, 2), ddof 1
-
-
-def test_day_after_closed_day_sees_a_null_lag_and_skips_it_in_windows(
-    toy_features: pd.DataFrame,
-) -> None:
-    a10 = _row(toy_features, "A", 10)
-    assert math.isnan(a10["units_lag_1"])  # day 9 was closed: unknown, not 0
-    assert a10["units_lag_7"] == 4.0  # day 3
-    assert a10["units_mean_7"] == pytest.approx(39 / 6)  # days 3..8: 4+5+6+7+8+9
-    assert a10["units_max_7"] == 9.0
-    assert a10["units_count_28"] == 9.0  # days 0..8
-    assert a10["units_sum_28"] == 45.0  # 1 + ... + 9
-    assert a10["units_min_28"] == 1.0
-    assert a10["price_last"] == 2.0  # carried over the closed day from day 8
-    assert a10["is_open"] == 1.0
-    assert _row(toy_features, "A", CLOSED)["is_open"] == 0.0
-    assert _row(toy_features, "B", CLOSED)["is_open"] == 0.0
-    # lag 14 of day 23 lands on the closed day
-    assert math.isnan(_row(toy_features, "A", 23)["units_lag_14"])
-
-
-def test_open_day_without_sales_counts_as_zero(toy_features: pd.DataFrame) -> None:
-    a17 = _row(toy_features, "A", 17)
-    assert a17["units_lag_1"] == 0.0
-    assert a17["units_min_28"] == 0.0
-    assert a17["units_mean_7"] == pytest.approx((11 + 12 + 13 + 14 + 15 + 16 + 0) / 7)
-    assert a17["units_count_28"] == 16.0  # days 0..16 minus the closed day
-    assert a17["price_last"] == 2.0  # day 16 had no price: day 15's carries
-    b4 = _row(toy_features, "B", 4)
-    assert b4["units_lag_1"] == 0.0  # day 3: open, B sold nothing
-    assert b4["units_mean_7"] == pytest.approx(5.0)  # B's days 2, 3: 10, 0
-    assert b4["price_last"] == 1.5  # from day 2, over day 3 without a sale
-
-
-def test_windows_are_past_only(toy_features: pd.DataFrame) -> None:
-    a12 = _row(toy_features, "A", 12)
-    assert a12["units_max_7"] == 12.0  # day 11; day 12's own 13 is not in the window
-    a39 = _row(toy_features, "A", 39)
-    # days 0..38: 1 + ... + 39 minus day 9 (10) and day 16 (17, sold 0); 38 known days
-    assert a39["units_mean_91"] == pytest.approx((780 - 10 - 17) / 38)
-    assert a39["units_lag_28"] == 12.0  # day 11
-    assert a39["units_max_91"] == 39.0
-
-
-def test_price_features(toy_features: pd.DataFrame) -> None:
-    a21 = _row(toy_features, "A", 21)
-    assert a21["price_last"] == 3.0  # day 20
-    # prices of days 0..20 with a sale: 17 days at 2.0, day 5 at 3.0, day 20 at 3.0
-    assert a21["price_ratio_hist"] == pytest.approx(3.0 / (40 / 19))
-    assert a21["price_mean_28"] == pytest.approx(40 / 19)
-    a6 = _row(toy_features, "A", 6)
-    assert a6["price_last"] == 3.0  # day 5's mixed price
-    assert a6["revenue_mean_28"] == pytest.approx((2 + 4 + 6 + 8 + 10 + 18) / 6)
-
-
-def test_sql_matches_pandas_reference_on_toy_data(toy_daily: pd.DataFrame) -> None:
-    sql = item_daily_features(toy_daily).sort_values(KEY, ignore_index=True)
-    ref = item_daily_features_pandas(toy_daily)
-    pd.testing.assert_frame_equal(sql, ref, check_exact=False, rtol=1e-9, atol=1e-12)
-
-
-def test_features_missing_columns_raise(toy_daily: pd.DataFrame) -> None:
-    with pytest.raises(DataError, match=r"daily demand lacks column\(s\): price, is_open"):
-        item_daily_features(toy_daily.drop(columns=["price", "is_open"]))
-
-
-def test_reference_missing_columns_raise(toy_daily: pd.DataFrame) -> None:
-    with pytest.raises(DataError, match=r"lacks column\(s\): units"):
-        item_daily_features_pandas(toy_daily.drop(columns=["units"]))
-
-
-# --- leak tests --------------------------------------------------------------------------------
-
-_maybe_units = st.one_of(st.none(), st.floats(min_value=0, max_value=1e4, allow_nan=False))
-_price = st.one_of(st.none(), st.floats(min_value=0.01, max_value=100, allow_nan=False))
-
-
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
-    t=st.integers(min_value=1, max_value=N_DAYS - 1),
-    units=st.lists(_maybe_units, min_size=1, max_size=8),
-    prices=st.lists(_price, min_size=1, max_size=8),
-    extra_days=st.integers(min_value=0, max_value=5),
-    new_item_days=st.integers(min_value=0, max_value=5),
+    panel=panels(min_days=2, priced_share=0.9),
+    data=st.data(),
+    how_y=st.sampled_from(CORRUPTIONS),
+    how_price=st.sampled_from(CORRUPTIONS),
+    seed=st.integers(0, 1000),
 )
-def test_demand_at_or_after_t_does_not_change_features_up_to_t(
-    toy_daily: pd.DataFrame,
-    toy_features: pd.DataFrame,
-    t: int,
-    units: list[float | None],
-    prices: list[float | None],
-    extra_days: int,
-    new_item_days: int,
+def test_features_at_an_origin_never_read_values_at_or_after_it(
+    panel: tuple[np.ndarray, np.ndarray, pd.DatetimeIndex],
+    data: st.DataObject,
+    how_y: str,
+    how_price: str,
+    seed: int,
 ) -> None:
-    cut = day(t)
-    expected = toy_features.reset_index()
+    y, price, dates = panel
+    i = data.draw(st.integers(0, len(dates)), label="origin column")
+    want = ItemHistory(y, price, dates).at(i)
 
-    changed = toy_daily.copy()
-    future = np.flatnonzero(changed["date"] >= cut)
-    u = np.array([np.nan if x is None else x for x in units], dtype="float64")
-    p = np.array([np.nan if x is None else x for x in prices], dtype="float64")
-    new_u = u[np.arange(len(future)) % len(u)]
-    new_p = p[np.arange(len(future)) % len(p)]
-    changed.loc[future, "units"] = new_u
-    changed.loc[future, "price"] = new_p
-    changed.loc[future, "revenue"] = new_u * new_p
-    added = [
-        {"stock_code": item, "date": day(N_DAYS + k), "units": float(k), "revenue": 2.0 * k}
-        | {"price": 2.0, "is_open": 1}
-        for item in ("A", "B")
-        for k in range(extra_days)
-    ]
-    added += [
-        {"stock_code": "C", "date": day(t + k), "units": 5.0, "revenue": 50.0}
-        | {"price": 10.0, "is_open": 1}
-        for k in range(new_item_days)
-    ]
-    if added:
-        extra = pd.DataFrame(added, columns=changed.columns).astype(toy_daily.dtypes.to_dict())
-        changed = pd.concat([changed, extra], ignore_index=True)
+    bad = ItemHistory(corrupt(y, i, how_y, seed), corrupt(price, i, how_price, seed + 1), dates)
 
-    got = item_daily_features(changed)
-
-    keep = expected["date"] <= cut
-    want = expected[keep].sort_values(KEY, ignore_index=True)
-    have = got[got["date"] <= cut].merge(want[KEY], on=KEY).sort_values(KEY, ignore_index=True)
-    pd.testing.assert_frame_equal(have, want)
+    np.testing.assert_array_equal(bad.at(i), want)
 
 
-_future_line = st.tuples(
-    st.sampled_from(["A", "B", "C"]),
-    st.integers(min_value=0, max_value=20 * 24 * 60),  # minutes at or after day t's midnight
-    st.integers(min_value=1, max_value=500),
-    st.floats(min_value=0.1, max_value=50, allow_nan=False),
-)
+def test_the_day_before_the_origin_is_read(toy: ItemHistory) -> None:
+    # The other side of the property: one changed unit on column 14 shows up at origin 15.
+    y = Y.copy()
+    y[0, 14] += 7.0
+    got = ItemHistory(y, PRICE, DATES).at(15)[0]
+    assert (got[0], got[6]) == pytest.approx((22 / 7, 7.0))  # units_mean_7, units_lag_1
 
 
-@settings(max_examples=25, deadline=None)
-@given(
-    t=st.integers(min_value=1, max_value=N_DAYS - 1),
-    extra=st.lists(_future_line, min_size=1, max_size=12),
-)
-def test_invoice_lines_at_or_after_t_do_not_change_features_up_to_t(
-    toy_features: pd.DataFrame, t: int, extra: list[tuple[str, int, int, float]]
-) -> None:
-    cut = day(t)
-    base = _toy_lines()
-    expected = toy_features.reset_index()
-    added = _lines([(item, str(cut + pd.Timedelta(minutes=m)), q, p) for item, m, q, p in extra])
-    got = item_daily_features(daily_item_demand(pd.concat([base, added], ignore_index=True)))
-
-    # Whether the shop opens on day t is that day's own fact (a sale at t may open a closed
-    # day), so is_open of day t may change; nothing else of day t, nothing at all before it.
-    cols = [c for c in expected.columns if c != "is_open"]
-    want = expected[expected["date"] <= cut].sort_values(KEY, ignore_index=True)
-    have = got.merge(want[KEY], on=KEY).sort_values(KEY, ignore_index=True)
-    assert len(have) == len(want)
-    pd.testing.assert_frame_equal(have[cols], want[cols])
-    before = want["date"] < cut
-    pd.testing.assert_series_equal(have.loc[before, "is_open"], want.loc[before, "is_open"])
+# --- the long table, entity rows and the way back ---------------------------------------------
 
 
-# --- agreement with the pandas reference on real data ------------------------------------------
+def test_table_stacks_the_listed_items_of_every_origin(toy: ItemHistory) -> None:
+    table = toy.table(SKUS)
+    assert list(table.columns) == [*KEYS, *ITEM_FEATURE_COLUMNS]
+    assert (table[ITEM_FEATURE_COLUMNS].dtypes == "float64").all()
+    assert table["event_timestamp"].dtype == "datetime64[ns]"
+    # origins 1 .. 15: A from 1, C from 2, B from 10 (its first day is column 9)
+    assert len(table) == 15 + 14 + 6
+    assert not table.duplicated(KEYS).any()
+    assert toy.row_time(9) == pd.Timestamp("2011-01-10")  # the open day, not the Sunday before
+    assert toy.row_time(15) == pd.Timestamp("2011-01-16")  # the day after the data
+    for i in range(1, 16):
+        rows = table[table["event_timestamp"] == toy.row_time(i)]
+        assert rows["stock_code"].tolist() == SKUS[toy.listed(i)].tolist()
+        np.testing.assert_array_equal(rows[ITEM_FEATURE_COLUMNS], toy.at(i)[toy.listed(i)])
+    subset = toy.table(SKUS, origins=[0, 9, 15])  # origin 0: nobody is listed yet
+    assert subset["event_timestamp"].tolist() == [toy.row_time(9)] * 2 + [toy.row_time(15)] * 3
+
+
+def test_entity_rows_are_the_keys_of_the_table(toy: ItemHistory) -> None:
+    origins = list(range(16))
+    got = entity_rows(toy, SKUS, origins)
+    pd.testing.assert_frame_equal(got, toy.table(SKUS, origins)[KEYS])
+
+
+def test_by_origin_gives_back_the_features_of_each_origin(toy: ItemHistory) -> None:
+    origins = [0, 3, 9, 10, 15]
+    table = toy.table(SKUS, origins).sample(frac=1.0, random_state=0)  # order does not matter
+    back = by_origin(table, toy, SKUS, origins)
+    assert sorted(back) == origins
+    for i in origins:
+        assert not toy.listed(0).any()  # origin 0: every item comes back without a row
+        # not listed: no row in the table, and the same values `at` gives such an item
+        np.testing.assert_array_equal(back[i], toy.at(i))
+
+
+def test_by_origin_without_rows_for_an_origin_is_a_data_error(toy: ItemHistory) -> None:
+    table = toy.table(SKUS)
+    table = table[table["event_timestamp"] != toy.row_time(9)]
+    with pytest.raises(DataError, match=r"item features have no rows for 2011-01-10"):
+        by_origin(table, toy, SKUS, [8, 9])
+
+
+def test_by_origin_names_missing_columns(toy: ItemHistory) -> None:
+    table = toy.table(SKUS).drop(columns=["price_last", "event_timestamp"])
+    with pytest.raises(DataError, match=r"lack column\(s\): event_timestamp, price_last$"):
+        by_origin(table, toy, SKUS, [15])
+
+
+# --- the committed real subset ----------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def real_daily(subset_clean: pd.DataFrame) -> pd.DataFrame:
-    items = sorted(subset_clean["stock_code"].unique())[::12][:300]  # ~300 items across the range
-    return daily_item_demand(subset_clean[subset_clean["stock_code"].isin(items)])
+def real(subset_clean: pd.DataFrame) -> Panel:
+    """100 items spread over the committed subset's 3,766, on its 593 open days."""
+    panel = Panel.from_long(daily_demand(sales_lines(subset_clean)[0]))
+    return panel.subset(np.arange(0, len(panel.skus), len(panel.skus) // 100)[:100])
 
 
-def test_sql_matches_pandas_reference_on_real_subset(real_daily: pd.DataFrame) -> None:
-    assert real_daily["stock_code"].nunique() == 300
-    assert (real_daily["is_open"] == 0).any()  # real closed days are in the sample
-    sql = item_daily_features(real_daily).sort_values(KEY, ignore_index=True)
-    ref = item_daily_features_pandas(real_daily).sort_values(KEY, ignore_index=True)
-    assert list(sql.columns) == list(ref.columns)
-    assert len(sql) == len(ref) == len(real_daily)
-    assert (sql["stock_code"].to_numpy() == ref["stock_code"].to_numpy()).all()
-    assert (sql["date"].to_numpy() == ref["date"].to_numpy()).all()
-    bad = [
-        col
-        for col in ITEM_FEATURE_COLUMNS
-        if not np.allclose(
-            sql[col].to_numpy(), ref[col].to_numpy(), rtol=1e-6, atol=1e-6, equal_nan=True
-        )
-    ]
-    assert bad == []
-    # the comparison is not vacuous: most features have values
-    assert sql["units_mean_28"].notna().mean() > 0.9
-    assert sql["price_last"].notna().mean() > 0.9
+@pytest.fixture(scope="module")
+def real_history(real: Panel) -> ItemHistory:
+    return ItemHistory(real.y, real.price, real.dates)
+
+
+@pytest.fixture(scope="module")
+def real_table(real: Panel, real_history: ItemHistory) -> pd.DataFrame:
+    return real_history.table(real.skus)
+
+
+def _origins(real: Panel) -> list[int]:
+    t = len(real.dates)
+    return [60, 300, t - 14, t]  # at 60 and 300 some items are not listed yet
+
+
+def _targets(history: ItemHistory, i: int) -> pd.DatetimeIndex:
+    return pd.date_range(history.row_time(i), periods=14, freq="D")
+
+
+def test_real_table_levels_and_recency_are_never_null(
+    real: Panel, real_history: ItemHistory, real_table: pd.DataFrame
+) -> None:
+    listed = sum(int(real_history.listed(i).sum()) for i in range(1, len(real.dates) + 1))
+    assert len(real_table) == listed > 40_000
+    assert real_table["units_mean_7"].isna().mean() == 0
+    assert real_table["days_since_sale"].isna().mean() == 0
+
+
+def test_store_features_give_the_global_model_the_same_inputs(
+    real: Panel, real_history: ItemHistory, real_table: pd.DataFrame
+) -> None:
+    # The proof that features fetched from the store and computed directly cannot differ
+    # for any item the model can forecast: the table round-trip feeds `origin_features`.
+    origins = _origins(real)
+    fetched = by_origin(real_table, real_history, real.skus, origins)
+    for i in origins:
+        args = (real.y, real.price, real.dates, i, _targets(real_history, i))
+        x, scale = origin_features(*args)
+        x2, scale2 = origin_features(*args, day_features=fetched[i])
+        np.testing.assert_array_equal(scale2, scale)
+        np.testing.assert_array_equal(x2, x)
+    assert not real_history.listed(origins[0]).all()  # items not listed yet are compared too

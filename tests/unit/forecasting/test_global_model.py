@@ -27,57 +27,17 @@ from retail_mlops.forecasting.global_model import (
     predict_global,
     training_set,
 )
+from tests.panels import CORRUPTIONS, corrupt, panels
 
 COL = {f: k for k, f in enumerate(FEATURES)}
 FAST = GlobalParams(n_estimators=30, train_origins=6)
 ORIGIN = pd.Timestamp("2011-09-01")
 HORIZON = 14
-CORRUPTIONS = ("nan", "zero", "huge", "negative", "noise")
 
 
 def _with(**changes: object) -> GlobalParams:
     """FAST with some settings changed (validated, like a config override)."""
     return GlobalParams(**{**FAST.model_dump(), **changes})
-
-
-def _corrupt(a: np.ndarray, i: int, how: str, seed: int) -> np.ndarray:
-    """A copy of `a` with every column from `i` on replaced according to `how`."""
-    out = a.copy()
-    tail = out[:, i:]
-    rng = np.random.default_rng(seed)
-    if how == "nan":
-        tail[:] = np.nan
-    elif how == "zero":
-        tail[:] = 0.0
-    elif how == "huge":
-        tail[:] = 1e12
-    elif how == "negative":
-        tail[:] = -rng.uniform(1, 1e3, tail.shape)
-    else:
-        tail[:] = rng.uniform(0, 1e4, tail.shape)
-    return out
-
-
-@st.composite
-def panels(draw: st.DrawFn, min_days: int = 8) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
-    """(y, price, dates): 1-4 intermittent items on a random open-day calendar.
-
-    Items are listed from a random day (NaN before), sell on a random share of days, and
-    have a price only on days with sales, like `Panel.from_long(daily_demand(...))`.
-    """
-    n_items = draw(st.integers(1, 4))
-    n_days = draw(st.integers(min_days, 420))  # past 364 days the last-year features kick in
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    calendar = pd.date_range("2010-01-04", periods=int(n_days * 1.25) + 1, freq="D")
-    dates = calendar[np.sort(rng.choice(len(calendar), n_days, replace=False))]
-    rate = rng.gamma(0.7, 8.0, size=(n_items, 1))
-    sells = rng.random((n_items, n_days)) < rng.uniform(0.05, 0.95, size=(n_items, 1))
-    y = (rng.poisson(rate, size=(n_items, n_days)) * sells).astype("float64")
-    for row, first in enumerate(rng.integers(0, n_days, n_items)):
-        y[row, :first] = np.nan
-    unit_price = rng.uniform(0.5, 10.0, size=(n_items, 1))
-    price = np.where(y > 0, unit_price * rng.uniform(0.8, 1.2, y.shape), np.nan)
-    return y, price, pd.DatetimeIndex(dates)
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +50,8 @@ def _corrupted_panel(panel: Panel, i: int, how_y: str, how_price: str, seed: int
     return Panel(
         panel.skus,
         panel.dates,
-        _corrupt(panel.y, i, how_y, seed),
-        _corrupt(panel.price, i, how_price, seed + 1),
+        corrupt(panel.y, i, how_y, seed),
+        corrupt(panel.price, i, how_price, seed + 1),
     )
 
 
@@ -119,7 +79,7 @@ def test_origin_features_never_read_values_at_or_after_the_origin(
     x, scale = origin_features(y, price, dates, i, targets)
 
     x2, scale2 = origin_features(
-        _corrupt(y, i, how_y, seed), _corrupt(price, i, how_price, seed + 1), dates, i, targets
+        corrupt(y, i, how_y, seed), corrupt(price, i, how_price, seed + 1), dates, i, targets
     )
 
     np.testing.assert_array_equal(x2, x)
@@ -152,8 +112,8 @@ def test_training_rows_before_an_end_never_read_values_at_or_after_it(
     x, label, weight = training_set(y, price, dates, end, horizon, params)
 
     got = training_set(
-        _corrupt(y, end, how_y, seed),
-        _corrupt(price, end, how_price, seed + 1),
+        corrupt(y, end, how_y, seed),
+        corrupt(price, end, how_price, seed + 1),
         dates,
         end,
         horizon,
