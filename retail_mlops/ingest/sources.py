@@ -8,7 +8,9 @@ is quarantined with a reason instead of vanishing in a parser.
 from __future__ import annotations
 
 import hashlib
+import lzma
 import re
+import zlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -112,6 +114,16 @@ def canonicalize(df: pd.DataFrame, origin: str) -> pd.DataFrame:
     return df[CANONICAL_COLUMNS].reset_index(drop=True)
 
 
+# What reading a broken file raises: bad CSV or Parquet (ValueError), I/O, bad text encoding, and
+# a truncated (EOFError) or corrupt compressed stream (zlib.error, lzma.LZMAError).
+UNREADABLE = (ValueError, OSError, UnicodeDecodeError, EOFError, zlib.error, lzma.LZMAError)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def _read_file(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise DataError(f"input file not found: {path}")
@@ -121,8 +133,8 @@ def _read_file(path: Path) -> pd.DataFrame:
             return pd.read_parquet(path)
         # Everything as text: typing is validation's job, so bad values become quarantined rows.
         return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from exc
+    except UNREADABLE as exc:
+        raise DataError(f"cannot read {path}: {_first_line(exc)}") from exc
 
 
 _IS_STATEMENT = re.compile(r"^(select|with)\b", re.IGNORECASE)
@@ -195,8 +207,8 @@ def preflight(raw: dict[str, Any]) -> None:
             columns = list(pq.read_schema(path).names)
         else:
             columns = list(pd.read_csv(path, nrows=0).columns)
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from exc
+    except UNREADABLE as exc:
+        raise DataError(f"cannot read {path}: {_first_line(exc)}") from exc
     canonicalize(pd.DataFrame(columns=columns), origin=str(path))
 
 

@@ -44,7 +44,10 @@ def _parse_dates(values: pd.Series) -> pd.Series:
     parsed = pd.to_datetime(text, format=DATE_FORMAT, errors="coerce")
     retry = parsed.isna() & text.notna()
     if retry.any():
-        parsed.loc[retry] = pd.to_datetime(text[retry], errors="coerce", format="ISO8601")
+        # ISO with an offset ("...T08:26Z", "+05:00") is converted to naive UTC like the rest;
+        # left aware, it turned the column into objects and failed the clean schema.
+        iso = pd.to_datetime(text[retry], errors="coerce", format="ISO8601", utc=True)
+        parsed.loc[retry] = iso.dt.tz_convert(None)
     return parsed
 
 
@@ -52,7 +55,8 @@ def _normalize_customer(values: pd.Series) -> pd.Series:
     """Customer ids arrive as '13085.0', 13085 or '13085'; keep the integer text."""
     num = pd.to_numeric(values, errors="coerce")
     out = pd.Series(pd.NA, index=values.index, dtype="string")
-    ok = num.notna() & (num == num.round()) & (num.abs() < 1e15)  # beyond: not an id, overflow
+    # an id is a whole number >= 0; beyond 1e15 it is no id and would overflow
+    ok = num.notna() & (num == num.round()) & (num >= 0) & (num < 1e15)
     out[ok] = num[ok].astype("int64").astype(str)
     return out
 
@@ -105,6 +109,8 @@ RULES: list[tuple[str, Callable[[pd.DataFrame], pd.Series]]] = [
     ("fractional_quantity", lambda d: d["quantity"] != d["quantity"].round()),
     # would overflow int64, and is no real order
     ("implausible_quantity", lambda d: d["quantity"] > 1e9),
+    # the line's amount would overflow to inf; no unit price comes near
+    ("implausible_price", lambda d: d["price"] > 1e9),
 ]
 
 

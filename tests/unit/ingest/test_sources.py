@@ -315,6 +315,22 @@ def test_corrupt_gzip_is_a_data_error(tmp_path: Path) -> None:
         read_source({"kind": "file", "path": str(path)})
 
 
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_damaged_gzip_is_a_data_error(tmp_path: Path, damage: str) -> None:
+    # found by the fuzz test: a cut stream raised EOFError and a mangled one zlib.error
+    body = ",".join(RAW_TO_CANONICAL) + "\n" + "536365,85123A,X,6,2010-12-01 08:26,2.5,1,UK\n" * 500
+    packed = bytearray(gzip.compress(body.encode()))
+    if damage == "truncated":
+        packed = packed[: len(packed) // 2]
+    else:
+        packed[40:60] = bytes(20)
+    path = tmp_path / "lines.csv.gz"
+    path.write_bytes(bytes(packed))
+
+    with pytest.raises(DataError, match="cannot read"):
+        read_source({"kind": "file", "path": str(path)})
+
+
 def test_corrupt_parquet_is_a_data_error(tmp_path: Path) -> None:
     path = tmp_path / "lines.parquet"
     path.write_bytes(b"PAR1 definitely not parquet")

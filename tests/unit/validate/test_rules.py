@@ -129,6 +129,35 @@ def test_non_integer_customer_id_is_quarantined() -> None:
     assert quarantine["reason"].tolist() == ["missing_customer_id"]
 
 
+@pytest.mark.parametrize("raw_id", ["-1", "-13085.0"])
+def test_negative_customer_id_is_quarantined(raw_id: str) -> None:
+    # found by the fuzz test: "-1" passed the rules and then failed the clean schema
+    clean, quarantine = split_quarantine(_raw({}, {"customer_id": raw_id}))
+    assert len(clean) == 1
+    assert quarantine["reason"].tolist() == ["missing_customer_id"]
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("2010-03-04T05:06:00Z", "2010-03-04 05:06"),
+        ("2010-03-04 07:06:00+02:00", "2010-03-04 05:06"),
+    ],
+)
+def test_iso_dates_with_an_offset_become_naive_utc(text: str, utc: str) -> None:
+    # found by the fuzz test: an aware timestamp made the column objects (a schema traceback)
+    clean, quarantine = split_quarantine(_raw({}, {"invoice_date": text}))
+    assert quarantine.empty
+    assert clean["invoice_date"].dtype == "datetime64[ns]"
+    assert clean.loc[1, "invoice_date"] == pd.Timestamp(utc)
+
+
+def test_a_price_whose_amount_would_overflow_is_quarantined() -> None:
+    clean, quarantine = split_quarantine(_raw({}, {"price": "1e308"}))
+    assert len(clean) == 1
+    assert quarantine["reason"].tolist() == ["implausible_price"]
+
+
 def test_iso_dates_are_accepted_as_fallback() -> None:
     clean, quarantine = split_quarantine(_raw({}, {"invoice_date": "2010-03-04 05:06:00"}))
     assert quarantine.empty
