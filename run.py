@@ -205,7 +205,9 @@ def run_pipeline(name: str, config: str | None, no_cache: bool) -> Any:
     import importlib
 
     from configs.schema import run_config, validate_config_file
+    from retail_mlops import runlock
     from retail_mlops.ingest.sources import preflight
+    from steps.client import LAUNCHER_KEY, fail_orphaned_runs
 
     config_path = Path(config) if config else ROOT / "configs" / f"{name}.yaml"
     raw = validate_config_file(config_path, name)
@@ -215,8 +217,11 @@ def run_pipeline(name: str, config: str | None, no_cache: bool) -> Any:
     _install_log_filter()
     module = importlib.import_module(PIPELINES[name])
     pipe = getattr(module, name)
-    with run_config(config_path, name) as path:
-        options: dict[str, Any] = {"config_path": str(path)}
+    with runlock.running() as launcher, run_config(config_path, name) as path:
+        for orphan in fail_orphaned_runs():
+            click.echo(f"marked run {orphan} failed: its process ended before it finished")
+        # the process behind the run, so that a later run can tell when it was killed
+        options: dict[str, Any] = {"config_path": str(path), "extra": {LAUNCHER_KEY: launcher}}
         if no_cache:
             options["enable_cache"] = False
         return pipe.with_options(**options)()

@@ -214,3 +214,53 @@ def latest_demand_release(
     recommendations, params = _run_output(source, A.INVENTORY_RECOMMENDATIONS)
     policy = policy_defaults({**params, **(demand or {})})
     return import_demand_tables(forecast, recommendations, str(source.id), policy=policy)
+
+
+# --- runs a killed process left behind ---------------------------------------------------------
+
+ORPHAN_REASON = (
+    "the process running it ended before the run finished (killed or crashed); "
+    "marked failed by the next run"
+)
+LAUNCHER_KEY = "retail_mlops_launcher"  # in a run's `extra`: the process that runs it
+
+
+def fail_orphaned_runs() -> list[str]:
+    """Mark unfinished local runs whose launching process is gone as failed, with the reason.
+
+    The local orchestrator runs a pipeline inside the CLI's process, so a killed process leaves
+    its run (and the step it was in) "running" for ever. `run.py` records its process with
+    every run (`LAUNCHER_KEY`, see `retail_mlops.runlock`); a run without that record (started
+    some other way) or on another orchestrator (Kubeflow keeps its own lifecycle) is left alone.
+
+    Returns:
+        The names of the runs marked failed.
+    """
+    from datetime import UTC, datetime
+
+    from zenml.client import Client
+    from zenml.enums import ExecutionStatus, StackComponentType
+    from zenml.models import PipelineRunUpdate, StepRunUpdate
+
+    from retail_mlops import runlock
+
+    client = Client()
+    marked = []
+    for status in (ExecutionStatus.RUNNING, ExecutionStatus.INITIALIZING):
+        for run in client.list_pipeline_runs(status=status, size=100, hydrate=True):
+            launcher = (run.config.extra or {}).get(LAUNCHER_KEY)
+            components = run.stack.components if run.stack else {}
+            orchestrators = components.get(StackComponentType.ORCHESTRATOR, [])
+            local = all(o.flavor_name == "local" for o in orchestrators)
+            if not isinstance(launcher, dict) or not local or runlock.alive(launcher):
+                continue
+            for step in run.steps.values():
+                if not step.status.is_finished:
+                    client.zen_store.update_run_step(
+                        step.id,
+                        StepRunUpdate(status=ExecutionStatus.FAILED, end_time=datetime.now(UTC)),
+                    )
+            update = PipelineRunUpdate(status=ExecutionStatus.FAILED, status_reason=ORPHAN_REASON)
+            client.zen_store.update_run(run.id, update)
+            marked.append(run.name)
+    return marked

@@ -25,7 +25,7 @@ from typing import Any
 
 from retail_mlops.errors import InfraError
 from retail_mlops.io import atomic_write_text
-from retail_mlops.paths import PROJECT_ROOT, state_dir
+from retail_mlops.paths import PROJECT_ROOT, state_dir, use_bentoml_home
 
 HISTORY = 10  # deployments kept per service for rollback
 
@@ -142,6 +142,35 @@ def service_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+# What a service's own BentoML home links to in the project's one store.
+SHARED_STORES = ("bentos", "models", "envs", "tmp")
+
+
+def service_home(service: str, port: int) -> Path:
+    """A BENTOML_HOME of one server's own, whose stores are links to the project's store.
+
+    `bentoml serve` keeps Prometheus' multiprocess files in <BENTOML_HOME>/prometheus_multiproc_dir
+    and empties that folder when it starts, so two services under one home share one folder:
+    the second start deleted the first one's series and each /metrics showed the other's. A
+    home per (service, port) keeps them apart; the Bento and model stores stay the one store
+    (`paths.use_bentoml_home`), linked.
+    """
+    shared = use_bentoml_home()
+    home = state_dir() / "serving" / "homes" / f"{service}-{port}"
+    home.mkdir(parents=True, exist_ok=True)
+    for name in SHARED_STORES:
+        (shared / name).mkdir(parents=True, exist_ok=True)
+        link = home / name
+        if link.is_symlink() and link.resolve() == (shared / name).resolve():
+            continue
+        if link.is_symlink() or link.is_file():
+            link.unlink()
+        elif link.exists():
+            raise InfraError(f"{link} should link to {shared / name} but is a folder: remove it")
+        link.symlink_to(shared / name, target_is_directory=True)
+    return home
+
+
 def launch(
     name: str,
     cmd: list[str],
@@ -203,15 +232,18 @@ def start(
 ) -> Deployment:
     """Start `bentoml serve TARGET` for `service` and wait for /readyz.
 
+    The server gets a BentoML home of its own (`service_home`), so its metrics are its own.
+
     Raises:
         InfraError: If the port is taken, or the service exits or is not ready in time.
     """
+    own = {"BENTOML_HOME": str(service_home(service, port)), **(env or {})}
     return launch(
         service,
         serve_command(target, host, port),
         port,
         host=host,
-        env=service_env(env),
+        env=service_env(own),
         timeout_s=timeout_s,
         log_path=log_path,
         target=target,

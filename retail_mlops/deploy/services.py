@@ -21,19 +21,33 @@ class Service:
     folder: str  # relative to the project root; also the Bento's build context layout
     target: str  # "module:Class", served from the project tree (`run.py serve`, tests)
     port: int  # the default port of the local deployment
+    packages: tuple[str, ...] = ()  # direct needs; deploy.lock pins them and theirs from uv.lock
 
     @property
     def path(self) -> Path:
         """The service's folder in this checkout."""
         return PROJECT_ROOT / self.folder
 
+    @property
+    def requirements(self) -> Path:
+        """The Bento's pinned requirements, generated from uv.lock (`deploy.lock`)."""
+        return self.path / "requirements.txt"
+
 
 SERVICES: dict[str, Service] = {
     "churn": Service(
-        "churn", "bentos/churn_service", "bentos.churn_service.service:ChurnService", 3000
+        "churn",
+        "bentos/churn_service",
+        "bentos.churn_service.service:ChurnService",
+        3000,
+        ("bentoml", "xgboost", "feast[redis]", "pandas", "pyarrow", "prometheus-client"),
     ),
     "demand": Service(
-        "demand", "bentos/demand_service", "bentos.demand_service.service:DemandService", 3001
+        "demand",
+        "bentos/demand_service",
+        "bentos.demand_service.service:DemandService",
+        3001,
+        ("bentoml", "pandas", "pyarrow", "scipy", "prometheus-client"),
     ),
 }
 SERVICE_NAMES = tuple(SERVICES)

@@ -217,6 +217,10 @@ def test_the_run_deploys_as_the_demand_service(forecast_run: tuple[Any, Path]) -
         )
         assert status == 200, body
         assert body["reorder_point"] >= body["safety_stock"] >= 0
+        status, spec = process.http("GET", dep.url + "/docs.json")
+        assert status == 200
+        own = (PROJECT_ROOT / "bentos" / "demand_service" / "README.md").read_text()
+        assert spec["info"]["description"].strip() == own.strip()  # not the project README
     finally:
         process.stop_service("demand")
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.conftest import PROJECT_ROOT
 from tests.serving.conftest import (
     API_KEY,
     churn_release_file,
@@ -221,3 +222,13 @@ def test_admin_reload_is_refused_without_a_configured_key(churn_server: Any) -> 
     status, answer = _post(churn_server, "/admin/reload", {})
     assert status == 403
     assert "RETAIL_MLOPS_API_KEY" in answer["error"]
+
+
+@pytest.mark.parametrize("endpoint", ["predict", "predict_customer"])
+def test_the_example_requests_work_as_they_are(churn_server: Any, endpoint: str) -> None:
+    # what the README tells a user: curl -d @bentos/churn_service/examples/<endpoint>.json
+    from retail_mlops.deploy.process import http
+
+    example = PROJECT_ROOT / "bentos" / "churn_service" / "examples" / f"{endpoint}.json"
+    status, answer = http("POST", f"{churn_server.url}/{endpoint}", json.loads(example.read_text()))
+    assert status == 200, answer

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,8 @@ from retail_mlops.serving.demand import (
     policy_defaults,
 )
 from retail_mlops.serving.release import release_env, write_release
+from tests.conftest import PROJECT_ROOT
+from tests.serving.conftest import feature_row, read_json
 
 ORIGINS = [pd.Timestamp("2011-08-01"), pd.Timestamp("2011-09-01")]  # the dev config's
 HORIZON = 14
@@ -70,6 +73,7 @@ PARAMS = PolicyParams(
 )
 API_KEY = "test-demand-key"
 TARGET = "bentos.demand_service.service:DemandService"
+EXAMPLES = PROJECT_ROOT / "bentos" / "demand_service" / "examples"
 
 
 # --- real tables -------------------------------------------------------------------------------
@@ -507,6 +511,25 @@ def test_probes_and_metrics(server: str, release: DemandRelease) -> None:
 
 
 @pytest.mark.integration
+def test_each_service_serves_only_its_own_metrics(
+    server: str, release: DemandRelease, churn_server: Any, release_dir: Path
+) -> None:
+    # Both started from this process, one after the other, as `make run` deploys them: under
+    # one BentoML home the second start emptied the shared metrics folder, and each /metrics
+    # then showed the other service's series.
+    rows = [feature_row("12001", read_json(release_dir / "open.json"))]
+    status, body = process.http("POST", churn_server.url + "/predict", {"rows": rows})
+    assert status == 200, body
+    _post(f"{server}/forecast", {"sku": release.example_sku, "horizon": 1})
+    _, demand = process.http("GET", f"{server}/metrics", headers=KEY)
+    _, churn = process.http("GET", churn_server.url + "/metrics")
+    assert "demand_requests_total" in str(demand)
+    assert "churn_variant_" not in str(demand)
+    assert "churn_variant_requests_total" in str(churn)
+    assert "demand_requests_total" not in str(churn)
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "headers",
     [{}, {"x-api-key": "wrong"}, {"authorization": f"Basic {API_KEY}"}],
@@ -535,3 +558,12 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(server: str) -> 
 
     exercised = fuzz(server, headers=KEY)
     assert {"POST /forecast", "POST /inventory"} <= set(exercised)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("endpoint", ["forecast", "inventory"])
+def test_the_example_requests_work_as_they_are(server: str, endpoint: str) -> None:
+    # what the README tells a user: curl -d @bentos/demand_service/examples/<endpoint>.json
+    body = json.loads((EXAMPLES / f"{endpoint}.json").read_text())
+    status, answer = _post(f"{server}/{endpoint}", body)
+    assert status == 200, answer

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import PROJECT_ROOT
 from tests.integration.conftest import run_cli, write_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -30,6 +31,11 @@ def test_deploy_list_rollback_and_undeploy_churn(
     status, body = process.http("POST", dep.url + "/predict_customer", {"customer_ids": ["nope"]})
     assert status == 200
     assert body["results"][0]["status"] == 404
+    # the Swagger page describes the service with its own README, not the project's
+    status, spec = process.http("GET", dep.url + "/docs.json")
+    assert status == 200
+    own = (PROJECT_ROOT / "bentos" / "churn_service" / "README.md").read_text()
+    assert spec["info"]["description"].strip() == own.strip()
     run = Client().get_pipeline("deployment").last_run
     assert run.status.value == "completed"
     assert {"resolve_churn_release", "build_churn_bento", "deploy_churn_bento"} <= set(run.steps)
