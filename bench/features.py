@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from retail_mlops.features.item import (
+    COLUMN,
     HISTORY_CAP,
     ITEM_FEATURE_COLUMNS,
     LAGS,
@@ -56,28 +57,29 @@ def per_origin_loop(history: ItemHistory, origins: list[int]) -> np.ndarray:
         warnings.simplefilter("ignore", RuntimeWarning)
         for i in origins:
             out = np.full((y.shape[0], len(ITEM_FEATURE_COLUMNS)), np.nan)
-            col = {c: k for k, c in enumerate(ITEM_FEATURE_COLUMNS)}
             for w in MEAN_WINDOWS:
-                out[:, col[f"units_mean_{w}"]] = np.nanmean(y[:, max(0, i - w) : i], axis=1)
+                out[:, COLUMN[f"units_mean_{w}"]] = np.nanmean(y[:, max(0, i - w) : i], axis=1)
             for w in SHARE_WINDOWS:
                 part = y[:, max(0, i - w) : i]
-                out[:, col[f"sale_share_{w}"]] = np.nanmean(
+                out[:, COLUMN[f"sale_share_{w}"]] = np.nanmean(
                     np.where(np.isnan(part), np.nan, part > 0), axis=1
                 )
             for k in LAGS:
                 if i - k >= 0:
-                    out[:, col[f"units_lag_{k}"]] = y[:, i - k]
+                    out[:, COLUMN[f"units_lag_{k}"]] = y[:, i - k]
             sold = np.nan_to_num(y[:, max(0, i - HISTORY_CAP) : i]) > 0
             back = np.argmax(sold[:, ::-1], axis=1)
-            out[:, col["days_since_sale"]] = np.where(sold.any(axis=1), back + 1, HISTORY_CAP)
-            out[:, col["listed_days"]] = np.minimum((~np.isnan(y[:, :i])).sum(axis=1), HISTORY_CAP)
+            out[:, COLUMN["days_since_sale"]] = np.where(sold.any(axis=1), back + 1, HISTORY_CAP)
+            out[:, COLUMN["listed_days"]] = np.minimum(
+                (~np.isnan(y[:, :i])).sum(axis=1), HISTORY_CAP
+            )
             recent = price[:, max(0, i - PRICE_WINDOW) : i]
-            out[:, col["price_last"]] = pd.DataFrame(recent).ffill(axis=1).iloc[:, -1]
-            out[:, col[f"price_median_{PRICE_WINDOW}"]] = np.nanmedian(recent, axis=1)
+            out[:, COLUMN["price_last"]] = pd.DataFrame(recent).ffill(axis=1).iloc[:, -1]
+            out[:, COLUMN[f"price_median_{PRICE_WINDOW}"]] = np.nanmedian(recent, axis=1)
             day = history.origin_day(i)
             lo = dates.searchsorted(day - pd.Timedelta(days=392))
             hi = dates.searchsorted(day - pd.Timedelta(days=364))
-            out[:, col["units_mean_last_year_28"]] = np.nanmean(y[:, lo:hi], axis=1)
+            out[:, COLUMN["units_mean_last_year_28"]] = np.nanmean(y[:, lo:hi], axis=1)
             blocks.append(out[history.listed(i)])
     return np.vstack(blocks)
 

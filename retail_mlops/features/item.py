@@ -138,15 +138,14 @@ class ItemHistory:
                 fresh, self.price[rows, np.maximum(seen, 0)], np.nan
             )
             out[:, COLUMN[f"price_median_{PRICE_WINDOW}"]] = self._price_median()[:, i - 1]
-        else:  # origin 0: nothing known yet
-            out[:, COLUMN["days_since_sale"]] = HISTORY_CAP
-        out[:, COLUMN["listed_days"]] = np.minimum(self.count[:, i], HISTORY_CAP)
-        if i:  # before column 0 every mean is NaN
             day = self.origin_day(i)
             out[:, COLUMN["units_mean_last_year_28"]] = self.mean(
                 self.dates.searchsorted(day - pd.Timedelta(days=364 + 28)),
                 self.dates.searchsorted(day - pd.Timedelta(days=364)),
             )
+        else:  # origin 0: nothing known yet (every mean stays NaN)
+            out[:, COLUMN["days_since_sale"]] = HISTORY_CAP
+        out[:, COLUMN["listed_days"]] = np.minimum(self.count[:, i], HISTORY_CAP)
         return out
 
     def table(self, skus: np.ndarray, origins: list[int] | None = None) -> pd.DataFrame:
@@ -158,20 +157,13 @@ class ItemHistory:
             stock_code, event_timestamp and `ITEM_FEATURE_COLUMNS` (float64).
         """
         cols = origins if origins is not None else list(range(1, len(self.dates) + 1))
-        blocks, codes, times = [], [], []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            for i in cols:
-                keep = self.listed(i)
-                blocks.append(self.at(i)[keep])
-                codes.append(np.asarray(skus)[keep])
-                times.append(np.full(int(keep.sum()), self.row_time(i).to_datetime64()))
+            blocks = [self.at(i)[self.listed(i)] for i in cols]
         values = np.vstack(blocks) if blocks else np.empty((0, len(ITEM_FEATURE_COLUMNS)))
-        frame = pd.DataFrame(values, columns=ITEM_FEATURE_COLUMNS)
-        frame.insert(0, TIMESTAMP, pd.to_datetime(np.concatenate(times) if times else []))
-        frame.insert(0, KEY, np.concatenate(codes).astype(str) if codes else [])
-        frame[TIMESTAMP] = frame[TIMESTAMP].astype("datetime64[ns]")
-        return frame
+        keys = entity_rows(self, skus, cols)  # the same listed items, in the same order
+        features = pd.DataFrame(values, columns=ITEM_FEATURE_COLUMNS)
+        return pd.concat([keys, features], axis=1)
 
 
 def entity_rows(history: ItemHistory, skus: np.ndarray, origins: list[int]) -> pd.DataFrame:
@@ -184,7 +176,9 @@ def entity_rows(history: ItemHistory, skus: np.ndarray, origins: list[int]) -> p
     return pd.DataFrame(
         {
             KEY: np.concatenate(codes) if codes else np.array([], dtype=str),
-            TIMESTAMP: pd.to_datetime(np.concatenate(times) if times else []),
+            TIMESTAMP: pd.to_datetime(np.concatenate(times) if times else []).astype(
+                "datetime64[ns]"
+            ),
         }
     )
 
