@@ -23,8 +23,10 @@ PIPELINES = {
     "feature_materialization": "pipelines.feature_materialization",
     "churn_training": "pipelines.churn_training",
     "churn_batch_inference": "pipelines.churn_batch_inference",
+    "churn_warehouse_scoring": "pipelines.churn_warehouse_scoring",
     "demand_forecasting": "pipelines.demand_forecasting",
     "deployment": "pipelines.deployment",
+    "churn_monitoring": "pipelines.churn_monitoring",
 }
 MAIN_FLOW = [
     "feature_materialization",
@@ -47,6 +49,8 @@ Examples:
   python run.py deployments                            # what runs, where
   python run.py serve churn --port 3000                # one service in the foreground
   python run.py ab-report                              # A/B results once outcomes exist
+  python run.py churn_warehouse_scoring                # score inside the warehouse (SQL)
+  python run.py warehouse export --dialect postgres --out sql/
 """
 
 
@@ -417,6 +421,53 @@ def forecast_file(
         click.echo(str(write_csv_atomic(result, Path(output))))
     else:
         click.echo(result.to_csv(index=False), nl=False)
+
+
+@cli.group(help="In-warehouse ML: the feature view and the compiled churn model as SQL.")
+def warehouse() -> None:
+    """Warehouse commands."""
+
+
+@warehouse.command(
+    name="export",
+    help="Write the SQL a DBA reviews: customer_features.sql (the view) and churn_model.sql "
+    "(the champion compiled to SQL), for one dialect.",
+)
+@click.option(
+    "--dialect",
+    type=click.Choice(["duckdb", "postgres", "snowflake"]),
+    default="duckdb",
+    show_default=True,
+)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
+@click.option("--version", type=int, default=None, help="MLflow version (default: the champion).")
+def warehouse_export(dialect: str, out_dir: str, version: int | None) -> None:
+    """Compile the champion (or `--version`) to the dialect's SQL files."""
+    try:
+        import mlflow
+
+        from retail_mlops.errors import DataError
+        from retail_mlops.names import CHAMPION, MODEL_NAME
+        from retail_mlops.registry import alias_version
+        from retail_mlops.warehouse.scoring import export_sql
+        from steps.client import configure_mlflow_from_stack
+
+        _ensure_stack()
+        configure_mlflow_from_stack()
+        if version is None:
+            version = alias_version(MODEL_NAME, CHAMPION)
+            if version is None:
+                raise DataError(f"model {MODEL_NAME!r} has no champion yet: run churn_training")
+        try:
+            model = mlflow.xgboost.load_model(f"models:/{MODEL_NAME}/{version}")
+        except mlflow.exceptions.MlflowException as exc:
+            raise DataError(f"{MODEL_NAME} v{version}: {str(exc).splitlines()[0]}") from exc
+        paths = export_sql(model, MODEL_NAME, version, dialect, Path(out_dir))
+    except Exception as exc:
+        _fail(exc)
+        return
+    for path in paths:
+        click.echo(str(path))
 
 
 @cli.group(help="Stacks are files under configs/stacks/.")

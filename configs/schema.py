@@ -35,10 +35,12 @@ from retail_mlops.forecasting.prophet import ProphetShardParams
 from retail_mlops.ingest.sources import Source
 from retail_mlops.inventory.policy import InventoryParams
 from retail_mlops.monitoring.drift import DriftGateParams, DriftReportParams
+from retail_mlops.monitoring.window import WINDOW_DAYS, GatherWindowParams, WindowGateParams
 from retail_mlops.paths import PROJECT_ROOT
 from retail_mlops.pricing import PricingParams
 from retail_mlops.serving.demand import DemandImportParams, DemandServing
 from retail_mlops.serving.release import ChurnServing
+from retail_mlops.warehouse.scoring import WarehouseScoringParams
 
 
 class ChurnTrainingParams(_Strict):
@@ -107,12 +109,23 @@ class DeploymentParams(_Strict):
         return self
 
 
+class ChurnMonitoringParams(_Strict):
+    """`parameters:` of churn_monitoring."""
+
+    source: Source
+    as_of: dt.date
+    window_days: int = Field(default=WINDOW_DAYS, ge=1)
+
+
 PIPELINE_PARAMS: dict[str, type[BaseModel]] = {
     "churn_training": ChurnTrainingParams,
     "churn_batch_inference": ChurnBatchInferenceParams,
+    # the same inputs as batch scoring: a source, a cutoff, the active window
+    "churn_warehouse_scoring": ChurnBatchInferenceParams,
     "feature_materialization": FeatureMaterializationParams,
     "demand_forecasting": DemandForecastingParams,
     "deployment": DeploymentParams,
+    "churn_monitoring": ChurnMonitoringParams,
 }
 # Every step of every pipeline, by function name: the model of its tunable parameters.
 STEP_PARAMS: dict[str, type[BaseModel]] = {
@@ -136,6 +149,14 @@ STEP_PARAMS: dict[str, type[BaseModel]] = {
     "write_predictions": PredictionsParams,
     "build_drift_report": DriftReportParams,
     "check_drift": DriftGateParams,
+    # churn monitoring windows
+    "gather_window": GatherWindowParams,
+    "evaluate_window": DriftReportParams,
+    "record_window": NoParams,
+    "gate_window": WindowGateParams,
+    # in-warehouse scoring
+    "load_warehouse": NoParams,
+    "score_in_warehouse": WarehouseScoringParams,
     # forecasting, inventory, pricing
     "build_daily_demand": NoParams,
     "forecast_prophet_shard": ProphetShardParams,

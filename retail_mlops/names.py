@@ -50,6 +50,17 @@ class A(StrEnum):
     INVENTORY_CHART = "inventory_chart"
     PRICE_ELASTICITY = "price_elasticity"
     PROMOTION_UPLIFT = "promotion_uplift"
+    # churn_monitoring
+    MONITORING_WINDOW = "monitoring_window"
+    WINDOW_BATCH_PREDICTIONS = "window_batch_predictions"
+    WINDOW_SERVED_PREDICTIONS = "window_served_predictions"
+    WINDOW_FIGURES = "window_figures"
+    WINDOW_SNAPSHOTS = "window_snapshots"
+    WINDOW_REPORT = "window_report"
+    MONITORING_DECISION = "monitoring_decision"
+    # churn_warehouse_scoring
+    WAREHOUSE_LOAD = "warehouse_load"
+    WAREHOUSE_SCORES = "warehouse_scores"
     # deployment
     CHURN_RELEASE = "churn_release"
     DEMAND_RELEASE = "demand_release"

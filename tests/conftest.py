@@ -26,6 +26,7 @@ os.environ["ZENML_ANALYTICS_OPT_IN"] = "false"
 os.environ["ZENML_LOGGING_COLORS_DISABLED"] = "true"
 os.environ["GIT_PYTHON_REFRESH"] = "quiet"
 os.environ.pop("MLFLOW_TRACKING_URI", None)
+os.environ.pop("RETAIL_MLOPS_WAREHOUSE_URL", None)  # the embedded warehouse unless a test sets one
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SUBSET = PROJECT_ROOT / "tests" / "data" / "online_retail_subset.csv.gz"
@@ -131,3 +132,18 @@ def mlflow_store(mlflow_sqlite: MlflowStore) -> Iterator[MlflowStore]:
     """MLflow aimed at a real SQLite store for one test, and aimed back after it."""
     with using_mlflow(mlflow_sqlite.uri):
         yield mlflow_sqlite
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throw-away PostgreSQL cluster for the session (skip with the reason if none starts)."""
+    from contextlib import ExitStack
+
+    from tests.servers import postgres_server
+
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(postgres_server())
+        except RuntimeError as exc:
+            pytest.skip(f"no PostgreSQL server: {exc}")
+        yield url

@@ -6,6 +6,7 @@ before t; the label looks only at the `horizon_days` after t.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import pandas as pd
@@ -56,16 +57,36 @@ REQUIRED_LINE_COLUMNS = (
 # Orders are rebuilt per snapshot from the lines strictly before it, so an invoice whose lines
 # straddle a cutoff contributes only its earlier lines: nothing at or after t is ever read.
 # Ties between orders at the same minute break on the invoice number, as in the reference.
-_SQL = """
+#
+# The query is written once, in DuckDB's dialect, for this function and for the warehouse view
+# (retail_mlops/warehouse), which sqlglot transpiles to PostgreSQL and Snowflake. So it keeps to
+# constructs that mean the same in all three:
+# - the latest order comes from ROW_NUMBER() (arg_max with a tuple key has no portable form)
+#   and its country from its earliest lines (first(... ORDER BY) neither; min breaks ties);
+# - conditional sums are CASE inside the aggregate (Snowflake has no FILTER);
+# - durations are whole microseconds (date_diff), then DOUBLE: Snowflake cannot subtract
+#   timestamps, and sqlglot renders epoch(interval) for it as integer seconds;
+# - the weekday is day arithmetic from a Monday: isodow becomes a function PostgreSQL lacks,
+#   extract(isodow) a date part Snowflake lacks;
+# - every division has a DOUBLE on the left: `/` on integers is integer division in
+#   PostgreSQL and fixed-scale NUMBER in Snowflake (6 decimals), float only in DuckDB;
+# - order values are DOUBLE from the start, so a warehouse whose amounts are NUMBER(p, s)
+#   still divides in floating point, and every feature leaves as DOUBLE: no engine hands
+#   back a NUMERIC, NUMBER or BIGINT.
+# The helper expressions stay plain DuckDB text, so the query reads as SQL. Sums of doubles
+# follow the engine's thread order, so their last bits may differ between runs and engines
+# (~1e-15 relative; with one thread this query and its arg_max predecessor agree bit for bit).
+_DAYS = "CAST(date_diff('microsecond', {start}, {end}) AS DOUBLE) / 86400000000.0"
+_MONDAY = "DATE '1900-01-01'"  # a Monday before any invoice
+_FEATURE_SQL = """
 WITH past AS (
-    SELECT s.cutoff, l.customer_id, l.invoice, l.invoice_date, l.amount, l.stock_code, l.country
-    FROM lines l JOIN snaps s ON l.invoice_date < s.cutoff
+    SELECT s.cutoff, l.customer_id, l.invoice, l.invoice_date, l.amount, l.stock_code
+    FROM {lines} l JOIN {cutoffs} s ON l.invoice_date < s.cutoff
 ),
 orders AS (
     SELECT cutoff, customer_id, invoice,
            min(invoice_date) AS order_date,
-           sum(amount) AS order_value,
-           first(country ORDER BY invoice_date) AS country
+           CAST(sum(amount) AS DOUBLE) AS order_value
     FROM past GROUP BY cutoff, customer_id, invoice
 ),
 agg AS (
@@ -77,47 +98,73 @@ agg AS (
            max(order_value) AS order_value_max,
            min(order_date) AS first_order,
            max(order_date) AS last_order,
-           arg_max(order_value, (order_date, invoice)) AS prev_order_amount,
-           arg_max(country, (order_date, invoice)) AS country,
-           coalesce(sum(order_value) FILTER (WHERE order_date >= cutoff - INTERVAL 30 DAY), 0)
-               AS spend_30d,
-           coalesce(sum(order_value) FILTER (WHERE order_date >= cutoff - INTERVAL 90 DAY), 0)
-               AS spend_90d,
-           count(*) FILTER (WHERE order_date >= cutoff - INTERVAL 90 DAY) AS orders_90d
+           coalesce(sum(CASE WHEN order_date >= cutoff - INTERVAL '30 DAY'
+                             THEN order_value END), 0) AS spend_30d,
+           coalesce(sum(CASE WHEN order_date >= cutoff - INTERVAL '90 DAY'
+                             THEN order_value END), 0) AS spend_90d,
+           count(CASE WHEN order_date >= cutoff - INTERVAL '90 DAY' THEN 1 END) AS orders_90d
     FROM orders GROUP BY cutoff, customer_id
-    HAVING max(order_date) >= cutoff - to_days(CAST($active_window_days AS INTEGER))
+    HAVING max(order_date) >= cutoff - INTERVAL '{active_window_days} DAY'
+),
+latest AS (
+    SELECT cutoff, customer_id, invoice, order_date, order_value
+    FROM (
+        SELECT cutoff, customer_id, invoice, order_date, order_value,
+               row_number() OVER (
+                   PARTITION BY cutoff, customer_id ORDER BY order_date DESC, invoice DESC
+               ) AS recency
+        FROM orders
+    ) ranked
+    WHERE recency = 1
+),
+latest_country AS (
+    SELECT t.cutoff, t.customer_id, min(l.country) AS country
+    FROM latest t
+    JOIN {lines} l ON l.customer_id = t.customer_id AND l.invoice = t.invoice
+        AND l.invoice_date = t.order_date
+    GROUP BY t.cutoff, t.customer_id
 ),
 items AS (
     SELECT cutoff, customer_id, count(DISTINCT stock_code) AS distinct_items
     FROM past GROUP BY cutoff, customer_id
 ),
 base AS (
-    SELECT a.*, i.distinct_items,
-           epoch(a.cutoff - a.last_order) / 86400.0 AS days_since_last_order,
-           epoch(a.cutoff - a.first_order) / 86400.0 AS tenure_days,
-           epoch(a.last_order - a.first_order) / 86400.0 AS span_days
-    FROM agg a JOIN items i USING (cutoff, customer_id)
+    SELECT a.*, i.distinct_items, t.order_value AS prev_order_amount, c.country,
+           {days_since_last} AS days_since_last_order,
+           {tenure} AS tenure_days,
+           {span} AS span_days,
+           (date_diff('day', {monday}, CAST(a.last_order AS DATE)) % 7 + 7) % 7
+               AS last_order_dow
+    FROM agg a
+    JOIN items i ON i.cutoff = a.cutoff AND i.customer_id = a.customer_id
+    JOIN latest t ON t.cutoff = a.cutoff AND t.customer_id = a.customer_id
+    JOIN latest_country c ON c.cutoff = a.cutoff AND c.customer_id = a.customer_id
 )
 SELECT customer_id, cutoff,
-       total_orders, total_spent,
-       total_spent / total_orders AS avg_order_value,
+       CAST(total_orders AS DOUBLE) AS total_orders,
+       total_spent,
+       total_spent / CAST(total_orders AS DOUBLE) AS avg_order_value,
        days_since_last_order, prev_order_amount,
        tenure_days,
-       CASE WHEN total_orders > 1 THEN span_days / (total_orders - 1) END
+       CASE WHEN total_orders > 1 THEN span_days / CAST(total_orders - 1 AS DOUBLE) END
            AS mean_days_between_orders,
-       isodow(last_order) - 1 AS last_order_dow,
-       month(cutoff) AS cutoff_month,
-       spend_30d, spend_90d, orders_90d,
-       order_value_std, order_value_min, order_value_max, distinct_items,
+       CAST(last_order_dow AS DOUBLE) AS last_order_dow,
+       CAST(extract(month FROM cutoff) AS DOUBLE) AS cutoff_month,
+       spend_30d, spend_90d,
+       CAST(orders_90d AS DOUBLE) AS orders_90d,
+       order_value_std, order_value_min, order_value_max,
+       CAST(distinct_items AS DOUBLE) AS distinct_items,
        total_spent / greatest(tenure_days, 1.0) AS spend_per_tenure_day,
        spend_90d / nullif(total_spent, 0) AS spend_90d_share,
-       total_orders / greatest(tenure_days / 30.0, 1.0) AS orders_per_month,
-       days_since_last_order * (total_orders / greatest(tenure_days / 30.0, 1.0))
+       CAST(total_orders AS DOUBLE) / greatest(tenure_days / 30.0, 1.0) AS orders_per_month,
+       days_since_last_order
+           * (CAST(total_orders AS DOUBLE) / greatest(tenure_days / 30.0, 1.0))
            AS recency_x_frequency,
-       CASE WHEN country = 'United Kingdom' THEN 1 ELSE 0 END AS is_uk
+       CAST(CASE WHEN country = 'United Kingdom' THEN 1 ELSE 0 END AS DOUBLE) AS is_uk
 FROM base
 ORDER BY cutoff, customer_id
 """
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
 
 
 HORIZON_DAYS = 90  # churn label: no order in [cutoff, cutoff + 90 days)
@@ -132,12 +179,51 @@ class ChurnEntityParams(Params):
     )
 
 
+def feature_sql(
+    lines: str = "lines", cutoffs: str = "snaps", active_window_days: int = ACTIVE_WINDOW_DAYS
+) -> str:
+    """The churn features of every (customer, cutoff) as one DuckDB-dialect SELECT.
+
+    The one home of the feature logic: `customer_feature_snapshots` runs it on frames, and the
+    warehouse transpiles it into a view, so the offline table and the view cannot drift apart.
+    The window is a literal, not a bind parameter, because a view cannot take parameters.
+
+    Args:
+        lines: Table of clean invoice lines (`REQUIRED_LINE_COLUMNS`), optionally qualified.
+        cutoffs: Table with a TIMESTAMP column `cutoff`, one row per snapshot.
+        active_window_days: Only customers with an order this many days before a cutoff.
+
+    Returns:
+        The query; its rows are `customer_id`, `cutoff` and `FEATURE_COLUMNS` (all DOUBLE).
+
+    Raises:
+        DataError: If a table name is not a plain (qualified) identifier or the window is not
+            a non-negative integer: both are pasted into the text.
+    """
+    for name in (lines, cutoffs):
+        if not _TABLE_NAME.fullmatch(name):
+            raise DataError(f"table name {name!r} is not a plain SQL identifier")
+    if isinstance(active_window_days, bool) or not isinstance(active_window_days, int):
+        raise DataError(f"active_window_days must be an integer, not {active_window_days!r}")
+    if active_window_days < 0:
+        raise DataError(f"active_window_days must be >= 0, not {active_window_days}")
+    return _FEATURE_SQL.format(
+        lines=lines,
+        cutoffs=cutoffs,
+        active_window_days=active_window_days,
+        days_since_last=_DAYS.format(start="a.last_order", end="a.cutoff"),
+        tenure=_DAYS.format(start="a.first_order", end="a.cutoff"),
+        span=_DAYS.format(start="a.first_order", end="a.last_order"),
+        monday=_MONDAY,
+    )
+
+
 def customer_feature_snapshots(
     lines: pd.DataFrame,
     cutoffs: Iterable[pd.Timestamp | str],
-    active_window_days: int = 3650,
+    active_window_days: int = ACTIVE_WINDOW_DAYS,
 ) -> pd.DataFrame:
-    """Customer features as of every cutoff, in one DuckDB query.
+    """Customer features as of every cutoff, in one DuckDB query (`feature_sql`).
 
     Args:
         lines: Clean invoice lines.
@@ -160,9 +246,20 @@ def customer_feature_snapshots(
     try:
         con.register("lines", lines[list(REQUIRED_LINE_COLUMNS)])
         con.register("snaps", snaps)
-        out = con.execute(_SQL, {"active_window_days": int(active_window_days)}).df()
+        out = con.execute(feature_sql("lines", "snaps", int(active_window_days))).df()
     finally:
         con.close()
+    return feature_frame(out)
+
+
+def feature_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `feature_sql`, from any engine, as the snapshot table Feast's store gets.
+
+    One home for the output types, so a warehouse view read back compares with
+    `customer_feature_snapshots` column for column: customer ids as str, cutoffs as
+    datetime64[ns], every feature float64 (NULL becomes NaN).
+    """
+    out = rows[["customer_id", "cutoff", *FEATURE_COLUMNS]].copy()
     out["customer_id"] = out["customer_id"].astype(str)
     out["cutoff"] = pd.to_datetime(out["cutoff"]).astype("datetime64[ns]")
     return out.astype({c: "float64" for c in FEATURE_COLUMNS})

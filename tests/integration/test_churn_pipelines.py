@@ -216,3 +216,144 @@ def test_drift_gate_fails_the_run_with_numbers(first_training: Any, tmp_path: Pa
     info = last.steps["check_drift"].exception_info
     assert info is not None
     assert "prediction drift: KS statistic" in (info.message or info.traceback)
+
+
+@pytest.fixture(scope="module")
+def batch_scores(first_training: Any, tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """churn_batch_inference's predictions for the dev cutoff, with the current champion."""
+    tmp = tmp_path_factory.mktemp("batch")
+    cfg = write_config(
+        tmp,
+        "churn_batch_inference.dev.yaml",
+        **{"steps.write_predictions.parameters.output_dir": str(tmp / "preds")},
+    )
+    _run("churn_batch_inference", cfg)
+    return pd.read_parquet(tmp / "preds" / "churn_predictions.parquet")
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+def test_warehouse_scoring_equals_batch_inference(
+    engine: str,
+    batch_scores: pd.DataFrame,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The compiled model over the SQL feature view scores as the batch path does, in-database."""
+    from zenml.client import Client
+
+    from retail_mlops.warehouse.database import Warehouse
+    from retail_mlops.warehouse.scoring import read_scores
+
+    if engine == "postgres":
+        # trust auth ignores the password: it is planted, to prove no store ever holds it
+        url = request.getfixturevalue("postgres_url").replace("postgres@", f"postgres:{SECRET}@")
+    else:
+        url = f"duckdb://{tmp_path / 'retail.duckdb'}"
+    monkeypatch.setenv("RETAIL_MLOPS_WAREHOUSE_URL", url)
+    monkeypatch.setenv("RETAIL_MLOPS_API_KEY", SECRET)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    run = Client().get_pipeline_run(
+        _run(
+            "churn_warehouse_scoring", PROJECT_ROOT / "configs" / "churn_warehouse_scoring.dev.yaml"
+        ).id
+    )
+    with Warehouse.connect() as warehouse:
+        scores = read_scores(warehouse)
+        lines = warehouse.query("SELECT count(*) AS n FROM invoice_lines")["n"].iloc[0]
+    merged = batch_scores.merge(scores, on="customer_id", suffixes=("_batch", "_sql"))
+    assert len(merged) == len(batch_scores) == len(scores)
+    diff = (merged["churn_probability_batch"] - merged["churn_probability_sql"]).abs()
+    assert diff.max() <= 1e-6
+    assert (merged["model_version_batch"] == merged["model_version_sql"]).all()
+    assert set(scores["run_id"]) == {str(run.id)}
+
+    meta = run.steps["score_in_warehouse"].run_metadata
+    assert meta["rows"] == len(scores)
+    assert meta["dialect"] == engine
+    assert len(str(meta["sql_sha256"])) == 64
+    loaded = run.steps["load_warehouse"].outputs["warehouse_load"][0].load()
+    assert loaded["lines"] == lines
+    assert loaded["quarantined"] > 0  # the subset has bad rows; they sit beside the lines
+    assert not _files_holding(SECRET.encode()), "a secret from the environment was stored"
+
+
+SECRET = "planted-s3cret-0d9f"
+
+
+def _files_holding(needle: bytes) -> list[Path]:
+    """Files of the session's ZenML store, MLflow store, state and logs that contain `needle`."""
+    import os
+
+    roots = [Path(os.environ["RETAIL_MLOPS_HOME"]), Path(os.environ["ZENML_CONFIG_PATH"])]
+    found = []
+    for root in roots:
+        for path in root.rglob("*"):
+            small = path.is_file() and path.stat().st_size < 200_000_000
+            if small and needle in path.read_bytes():
+                found.append(path)
+    return found
+
+
+def test_warehouse_export_writes_sql_that_scores(
+    first_training: Any, subset_clean: pd.DataFrame, tmp_path: Path
+) -> None:
+    """The exported files carry their header and, run as they are, score every customer."""
+    from retail_mlops.warehouse.database import Warehouse
+    from tests.integration.conftest import run_cli
+
+    out = tmp_path / "duckdb"  # each dialect's files: tests/unit/warehouse/test_scoring.py
+    result = run_cli("warehouse", "export", "--dialect", "duckdb", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    model_sql = (out / "churn_model.sql").read_text()
+    assert model_sql.startswith("-- churn_scores: churn_classifier v")
+    assert "CREATE OR REPLACE VIEW churn_scores" in model_sql
+
+    with Warehouse.duckdb(tmp_path / "w.duckdb") as warehouse:
+        warehouse.load_lines(subset_clean)
+        warehouse.set_cutoffs(["2011-06-01"])
+        for name in ("customer_features.sql", "churn_model.sql"):
+            for statement in (tmp_path / "duckdb" / name).read_text().split(";\n"):
+                body = "\n".join(x for x in statement.splitlines() if not x.startswith("--"))
+                if body.strip():
+                    warehouse.replace_view(body)  # any DDL, in one transaction
+        scores = warehouse.query("SELECT * FROM churn_scores")
+    assert len(scores) > 100
+    assert scores["churn_probability"].between(0, 1).all()
+
+
+def test_warehouse_bad_input_is_one_line(
+    first_training: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cutoff outside the data, an unknown dialect, an unreachable server: one line each."""
+    from tests.integration.conftest import run_cli
+    from tests.servers import free_port
+
+    cfg = write_config(
+        tmp_path, "churn_warehouse_scoring.dev.yaml", **{"parameters.scoring_cutoff": "2001-01-01"}
+    )
+    monkeypatch.setenv("RETAIL_MLOPS_WAREHOUSE_URL", f"duckdb://{tmp_path / 'w.duckdb'}")
+    result = run_cli("churn_warehouse_scoring", "--config", str(cfg))
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert "scoring cutoff 2001-01-01 is outside the data" in result.stderr.splitlines()[-1]
+
+    result = run_cli("warehouse", "export", "--dialect", "oracle", "--out", str(tmp_path / "x"))
+    assert result.returncode == 2
+    assert "Invalid value for '--dialect'" in result.stderr
+    assert not (tmp_path / "x").exists()
+
+    secret = "s3cret-pw"
+    url = f"postgresql://scorer:{secret}@127.0.0.1:{free_port()}/retail"
+    monkeypatch.setenv("RETAIL_MLOPS_WAREHOUSE_URL", url)
+    result = run_cli(
+        "churn_warehouse_scoring",
+        "--config",
+        str(PROJECT_ROOT / "configs" / "churn_warehouse_scoring.dev.yaml"),
+    )
+    assert result.returncode == 3, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "environment error: load_warehouse: cannot reach PostgreSQL at 127.0.0.1"
+    )
+    assert secret not in result.stderr + result.stdout
