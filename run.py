@@ -34,6 +34,7 @@ MAIN_FLOW = [
     "churn_batch_inference",
     "demand_forecasting",
     "deployment",
+    "churn_monitoring",  # the window holding the batch scores above
 ]
 
 EXAMPLES = """
@@ -50,6 +51,7 @@ Examples:
   python run.py serve churn --port 3000                # one service in the foreground
   python run.py ab-report                              # A/B results once outcomes exist
   python run.py churn_warehouse_scoring                # score inside the warehouse (SQL)
+  python run.py churn_monitoring --as-of 2011-12-02    # one monitoring window
   python run.py warehouse export --dialect postgres --out sql/
 """
 
@@ -204,8 +206,10 @@ def _ensure_stack() -> None:
         register_stack("local", activate=client.active_stack_model.name == "default")
 
 
-def run_pipeline(name: str, config: str | None, no_cache: bool) -> Any:
-    """Run one pipeline with its YAML config; returns the pipeline run."""
+def run_pipeline(
+    name: str, config: str | None, no_cache: bool, parameters: dict[str, Any] | None = None
+) -> Any:
+    """Run one pipeline with its YAML config (`parameters` over its own); returns the run."""
     import importlib
 
     from configs.schema import run_config, validate_config_file
@@ -214,14 +218,14 @@ def run_pipeline(name: str, config: str | None, no_cache: bool) -> Any:
     from steps.client import LAUNCHER_KEY, fail_orphaned_runs
 
     config_path = Path(config) if config else ROOT / "configs" / f"{name}.yaml"
-    raw = validate_config_file(config_path, name)
+    raw = validate_config_file(config_path, name, parameters)
     if "source" in raw["parameters"]:
         preflight(raw["parameters"]["source"])  # a missing file or column fails before ZenML
     _ensure_stack()
     _install_log_filter()
     module = importlib.import_module(PIPELINES[name])
     pipe = getattr(module, name)
-    with runlock.running() as launcher, run_config(config_path, name) as path:
+    with runlock.running() as launcher, run_config(config_path, name, parameters) as path:
         for orphan in fail_orphaned_runs():
             click.echo(f"marked run {orphan} failed: its process ended before it finished")
         # the process behind the run, so that a later run can tell when it was killed
@@ -256,8 +260,31 @@ def _pipeline_command(name: str) -> None:
 
 
 for _name in PIPELINES:
-    if _name != "deployment":  # has its own command below (rollback)
+    if _name not in ("deployment", "churn_monitoring"):  # their own commands below
         _pipeline_command(_name)
+
+
+@cli.command(
+    name="churn_monitoring",
+    help="Monitor one window of churn scores (batch and served) up to --as-of "
+    "(default config configs/churn_monitoring.yaml).",
+)
+@click.option("--config", type=click.Path(dir_okay=False), default=None)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The window's end (exclusive), e.g. 2011-06-01; default: the config's.",
+)
+@click.option("--no-cache", is_flag=True, help="Re-run every step.")
+def churn_monitoring(config: str | None, as_of: Any, no_cache: bool) -> None:
+    """Run churn_monitoring, the window ending at `--as-of`."""
+    parameters = {"as_of": as_of.date().isoformat()} if as_of else None
+    try:
+        run_pipeline("churn_monitoring", config, no_cache, parameters)
+    except Exception as exc:
+        _fail(exc, "churn_monitoring")
 
 
 @cli.command(
@@ -303,6 +330,8 @@ def where_to_look() -> str:
             "forecasts, backtest metrics and plots in the demand_forecasting run and MLflow",
             "  Services:         uv run python run.py deployments (URLs; Swagger UI at /); "
             "stop them with: uv run python run.py undeploy",
+            f"  Monitoring:       uv run evidently ui --workspace {state / 'evidently'}; "
+            f"table monitoring_metrics in {state / 'monitoring.duckdb'}",
         ]
     )
 

@@ -117,7 +117,8 @@ def postgres_sql_rows_s(
     """HOOK (PostgreSQL): median rows/s of the transpiled scoring SQL, and its max abs diff.
 
     The rows are copied into `retail_mlops_bench.customer_features` first (not timed); the
-    schema is dropped afterwards. `sql` must read that table.
+    schema is dropped afterwards. `sql` must read that table. JIT is off for the session, as
+    `scoring_sql` advises.
     """
     import psycopg
     import sqlglot
@@ -142,6 +143,7 @@ def postgres_sql_rows_s(
                     )
                     copy.write(buf.getvalue())
             conn.execute(f"ANALYZE {PG_SCHEMA}.customer_features")
+            conn.execute("SET jit = off")  # JIT of a huge CASE expression costs minutes
             times = []
             for _ in range(repeats):
                 conn.execute(f"DROP TABLE IF EXISTS {PG_SCHEMA}.scores")

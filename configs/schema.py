@@ -291,13 +291,22 @@ def load_config(path: Path) -> dict[str, Any]:
     return raw
 
 
-def validate_config_file(path: Path, pipeline: str | None = None) -> dict[str, Any]:
+def validate_config_file(
+    path: Path, pipeline: str | None = None, parameters: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Load (with its base), validate and return a pipeline YAML.
+
+    Args:
+        path: The pipeline YAML.
+        pipeline: Its pipeline name (default: from the file name).
+        parameters: Pipeline parameters set on the command line, over the file's.
 
     Raises:
         DataError: If the file is missing, not YAML, or does not match the schema.
     """
     raw = load_config(path)
+    if parameters:
+        raw["parameters"] = {**(raw.get("parameters") or {}), **parameters}
     name = pipeline or pipeline_for(path)
     if name not in PIPELINE_PARAMS:
         raise DataError(f"{path}: no pipeline named {name!r}")
@@ -306,14 +315,16 @@ def validate_config_file(path: Path, pipeline: str | None = None) -> dict[str, A
 
 
 @contextlib.contextmanager
-def run_config(path: Path, pipeline: str | None = None) -> Iterator[Path]:
+def run_config(
+    path: Path, pipeline: str | None = None, parameters: dict[str, Any] | None = None
+) -> Iterator[Path]:
     """The validated, merged config as a file ZenML can read (`with_options(config_path=)`).
 
-    A variant that extends a base is written whole to a temporary file, removed afterwards;
-    a file without a base is passed as it is.
+    A variant that extends a base, or a run with command-line `parameters`, is written whole
+    to a temporary file, removed afterwards; any other file is passed as it is.
     """
-    raw = validate_config_file(path, pipeline)
-    if "extends" not in (load_yaml_file(path) or {}):
+    raw = validate_config_file(path, pipeline, parameters)
+    if not parameters and "extends" not in (load_yaml_file(path) or {}):
         yield path
         return
     with tempfile.TemporaryDirectory(prefix="retail-mlops-config-") as tmp:

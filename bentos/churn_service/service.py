@@ -11,6 +11,10 @@ type makes BentoML rebuild its JSON schema per response), access logging is off 
 metrics and the predictions log cover it) and the heap left after start-up is frozen out of
 the garbage collector.
 
+Every scored row is logged with the features it was scored on (the body's for /predict, the
+online store's for /predict_customer): the float64 matrix the request built, sliced per
+variant with NumPy and handed to the log in one piece, never a per-row copy.
+
 Metrics are plain `prometheus_client` objects in its default registry, which BentoML's /metrics
 serves (merged across workers in multiprocess mode). This module is imported inside each
 worker, whose environment already names PROMETHEUS_MULTIPROC_DIR, so the import below starts
@@ -191,7 +195,7 @@ class ChurnService:
 
     def __init__(self) -> None:
         self.variants = _Variants(RELEASE)
-        self.log = PredictionLog(predictions_dir("churn"))
+        self.log = PredictionLog(predictions_dir("churn"), features=FEATURES)
         self._store: Any = None
         self._warm_online_store()
         gc.collect()
@@ -224,15 +228,21 @@ class ChurnService:
         return self._store
 
     async def _score_rows(
-        self, endpoint: str, ids: list[str], x: np.ndarray, as_of: list[Any]
+        self, endpoint: str, ids: list[str], features: np.ndarray, as_of: list[Any]
     ) -> tuple[str, list[tuple[str, float, int]]]:
-        """Route, score, record; returns the request id and (variant, score, version) per row."""
+        """Route, score, record; returns the request id and (variant, score, version) per row.
+
+        `features` (float64, NaN = missing, FEATURES order) is what gets logged; the boosters
+        score its float32 copy, as XGBoost would convert it anyway.
+        """
         v = self.variants
+        x = features.astype(np.float32)
         request_id = uuid.uuid4().hex
         stamp = now_utc()
         assigned = [0] * len(ids) if v.release.shadow else [v.router.assign(i) for i in ids]
         answer: list[tuple[str, float, int]] = [("", 0.0, 0)] * len(ids)
         log: list[tuple[Any, ...]] = []
+        logged: list[np.ndarray] = []  # the feature rows of `log`, one block per variant
         for i, name in enumerate(v.names):
             rows = (
                 list(range(len(ids)))
@@ -242,8 +252,10 @@ class ChurnService:
             if not rows:
                 continue
             served = not v.release.shadow or i == 0
+            whole = len(rows) == len(ids)
+            logged.append(features if whole else features[rows])
             t0 = time.perf_counter()
-            p = await v.score(i, x if len(rows) == len(ids) else x[rows])
+            p = await v.score(i, x if whole else x[rows])
             self.latency.labels(variant=name).observe(time.perf_counter() - t0)
             version = v.versions[i]
             self.requests_total.labels(endpoint, name, str(version), str(served).lower()).inc(
@@ -257,7 +269,7 @@ class ChurnService:
                 log.append(
                     (request_id, stamp, endpoint, ids[r], name, version, s, served, as_of[r])
                 )
-        self.log.append(log)
+        self.log.append(log, logged[0] if len(logged) == 1 else np.concatenate(logged))
         return request_id, answer
 
     @bentoml.api(route="/predict", input_spec=PredictInput)
@@ -265,7 +277,7 @@ class ChurnService:
         """Score a batch of feature rows (one per customer)."""
         x = np.array(
             [[np.nan if (val := getattr(r, f)) is None else val for f in FEATURES] for r in rows],
-            dtype=np.float32,
+            dtype=np.float64,
         )
         ids = [str(getattr(r, "customer_id")) for r in rows]  # noqa: B009 (a created model)
         as_of = [_naive_utc(getattr(r, "as_of")) for r in rows]  # noqa: B009
@@ -302,7 +314,7 @@ class ChurnService:
         if found:
             x = np.array(
                 [[np.nan if r[f] is None else r[f] for f in FEATURES] for r in found],
-                dtype=np.float32,
+                dtype=np.float64,
             )
             ids = [r["customer_id"] for r in found]
             request_id, answer = await self._score_rows(

@@ -83,7 +83,11 @@ def _own_day(path: Path) -> date | None:
 
 
 def _read_part(path: Path) -> Any:
-    """The part as an Arrow table of the log's columns, or the reason it is not one (a str)."""
+    """The part as an Arrow table of the log's columns, or the reason it is not one (a str).
+
+    The log's `COLUMNS` come first; the columns after them (the feature values a churn part
+    records) are kept as they are, so a day file holds what its parts held.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -98,7 +102,7 @@ def _read_part(path: Path) -> Any:
         return f"`timestamp` is {table.schema.field('timestamp').type}, not a timestamp"
     if table.column("timestamp").null_count:
         return f"{table.column('timestamp').null_count} row(s) without a timestamp"
-    return table.select(COLUMNS)
+    return table.select(COLUMNS + [c for c in table.column_names if c not in COLUMNS])
 
 
 def _read_parts(paths: list[Path]) -> tuple[dict[Path, Any], list[QuarantinedPart]]:
@@ -115,7 +119,9 @@ def _read_parts(paths: list[Path]) -> tuple[dict[Path, Any], list[QuarantinedPar
             continue
         try:
             # a part whose `as_of` is all null has Arrow type null; unify_schemas promotes it,
-            # as read_log's concat does, and refuses columns that really disagree
+            # as read_log's concat does, and refuses columns that really disagree; a part
+            # without the feature columns (written before they were logged) unifies too,
+            # its rows null there
             merged = (
                 table.schema
                 if schema is None
@@ -136,7 +142,8 @@ def read_log_safe(folder: Path) -> tuple[pd.DataFrame, list[QuarantinedPart]]:
     the whole read: it is listed with the reason and left where it is.
 
     Returns:
-        The rows (the log's columns, empty if none) and the unreadable files.
+        The rows (the log's columns, then any feature columns, NaN for rows of parts
+        without them; empty if none) and the unreadable files.
     """
     paths = sorted(folder.glob("part-*.parquet")) if folder.exists() else []
     tables, bad = _read_parts(paths)

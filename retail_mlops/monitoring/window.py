@@ -17,8 +17,11 @@ Each source is split into segments, one per (variant, model version), and each s
 - feature drift: batch rows' features are *recomputed* from the invoice lines with
   `customer_feature_snapshots` for their (customer, cutoff), the function whose output the
   batch scoring read back through Feast (the training pipeline's test checks the two are
-  equal), then `run_drift_report` against the champion's reference features. The served log
-  records scores, not features, so served segments skip it with the reason;
+  equal), then `run_drift_report` against the champion's reference features. Served rows
+  carry the features they were scored on in the log (the request body's, or what the online
+  store returned); the same report runs on the segment's rows that have them. Rows of parts
+  written before the log recorded features have none (NaN throughout): a segment of only such
+  rows skips feature drift with the reason, one with some is measured on those and noted;
 - performance, once the window has matured (`window_matured` with the champion's horizon):
   `window_outcomes` from the lines and `performance_metrics`. Before that its status is
   `not_mature` and it has no figures (an unobservable outcome would read as churn).
@@ -261,14 +264,27 @@ def read_batch_predictions(
 def read_served_predictions(
     folder: Path, start: pd.Timestamp, end: pd.Timestamp
 ) -> tuple[pd.DataFrame, list[QuarantinedPart]]:
-    """Logged scores with `start <= timestamp < end`, and the parts that could not be read."""
+    """Logged scores with `start <= timestamp < end`, and the parts that could not be read.
+
+    The rows have the log's columns, then the `FEATURE_COLUMNS` the log holds (float, NaN in
+    rows logged without features); none of them when no part of the log recorded features.
+    """
     log, bad = read_log_safe(folder)
     stamps = pd.to_datetime(log["timestamp"])
     rows = log[(stamps >= start) & (stamps < end)].copy()
     rows["timestamp"] = pd.to_datetime(rows["timestamp"])
     rows["as_of"] = pd.to_datetime(rows["as_of"])
-    rows = rows.astype({"entity_id": str, "variant": str, "model_version": str, "score": float})
-    return rows[LOG_COLUMNS].sort_values("timestamp", ignore_index=True), bad
+    features = [c for c in FEATURE_COLUMNS if c in rows.columns]
+    rows = rows.astype(
+        {
+            "entity_id": str,
+            "variant": str,
+            "model_version": str,
+            "score": float,
+            **dict.fromkeys(features, float),
+        }
+    )
+    return rows[LOG_COLUMNS + features].sort_values("timestamp", ignore_index=True), bad
 
 
 @dataclass
@@ -470,24 +486,37 @@ class WindowEvaluation:
     snapshots: dict[str, Snapshot]
 
 
+_NO_LOGGED_FEATURES = (
+    "the predictions log records scores, not the features they were computed from, for these "
+    "rows (parts written before features were logged)"
+)
+
+
+def _logged_features(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The served rows' logged features (rows with at least one value), or why there are none."""
+    missing = [c for c in FEATURE_COLUMNS if c not in rows.columns]
+    if len(missing) == len(FEATURE_COLUMNS):
+        return rows.iloc[:0], _NO_LOGGED_FEATURES
+    if missing:
+        return rows.iloc[:0], f"the predictions log lacks feature column(s): {', '.join(missing)}"
+    values = rows[FEATURE_COLUMNS]
+    current = values[values.notna().any(axis=1)]
+    return current, "" if len(current) else _NO_LOGGED_FEATURES
+
+
 def _feature_drift(
     segment: Segment,
-    rows: pd.DataFrame,
-    features: pd.DataFrame | None,
+    current: pd.DataFrame,
+    reason: str,
     reference: pd.DataFrame,
     drift: DriftReportParams,
 ) -> Snapshot | None:
-    """Fill the segment's feature drift from `features` of its rows; return the report."""
-    if features is None:
-        segment.feature_drift_reason = (
-            "the predictions log records scores, not the features they were computed from"
-        )
-        return None
-    current = rows[["customer_id", "cutoff"]].merge(
-        features, on=["customer_id", "cutoff"], how="inner", validate="many_to_one"
-    )
+    """Fill the segment's feature drift from `current` (its rows' features); return the report.
+
+    With no current rows the drift is skipped with `reason`.
+    """
     if current.empty:
-        segment.feature_drift_reason = "no features recomputed for the segment's customers"
+        segment.feature_drift_reason = reason
         return None
     snapshot, summary = run_drift_report(
         reference,
@@ -627,13 +656,23 @@ def evaluate_window(
                 len(rows),
                 prediction_ks(reference, rows[PREDICTION].to_numpy(dtype=float)),
             )
-            report = _feature_drift(segment, rows, features, reference_features, drift)
+            current = rows[["customer_id", "cutoff"]].merge(
+                features, on=["customer_id", "cutoff"], how="inner", validate="many_to_one"
+            )
+            report = _feature_drift(
+                segment,
+                current,
+                "no features recomputed for the segment's customers",
+                reference_features,
+                drift,
+            )
             outcomes = _performance(
                 segment, rows, lines, horizon_days, matured, "customer_id", "cutoff"
             )
             add(segment, rows, report, rows, outcomes)
 
-    # --- served: the log's scores; outcomes per (customer, as_of) ---
+    # --- served: the log's scores and the features they were scored on; outcomes per
+    # (customer, as_of) ---
     if data.served.empty:
         result.skipped[SERVED] = "no served predictions in the window"
     else:
@@ -648,14 +687,20 @@ def evaluate_window(
                 len(rows),
                 prediction_ks(reference, rows[PREDICTION].to_numpy(dtype=float)),
             )
-            _feature_drift(segment, rows, None, reference_features, drift)
+            current, reason = _logged_features(rows)
+            report = _feature_drift(segment, current, reason, reference_features, drift)
+            if report is not None and len(current) < len(rows):
+                result.notes.append(
+                    f"{segment.key}: feature drift on the {len(current)} of {len(rows)} rows "
+                    "logged with features"
+                )
             # one outcome per (customer, as_of): a repeated request is not another customer
             judged = rows[rows["as_of"].notna() & (rows["as_of"] < data.end)]
             judged = judged.drop_duplicates(["entity_id", "as_of"], keep="last")
             outcomes = _performance(
                 segment, judged, lines, horizon_days, matured, "entity_id", "as_of"
             )
-            add(segment, rows, None, judged, outcomes)  # KS on every score, outcomes on judged
+            add(segment, rows, report, judged, outcomes)  # KS on every score, outcomes on judged
     return WindowEvaluation(result, snapshots)
 
 

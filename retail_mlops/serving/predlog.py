@@ -4,6 +4,13 @@ A request only appends a tuple to an in-memory buffer (microseconds); a backgrou
 writes the buffer out as a new Parquet part every few seconds or rows, and on shutdown.
 Each part is written to a temporary name and renamed, so a reader never sees half a file,
 and parts are never rewritten, so two server workers can share one folder.
+
+A log made with `features` (the churn service passes its model's feature list) also records,
+per row, the feature values the row was scored on: one float64 column per feature, after
+`COLUMNS`, NaN where a value was missing. The request hands them over as one matrix per
+`append` (the array it scored), so the per-row Python work stays one tuple. Parts written
+before features were logged have no such columns; `read_log` reads a mix, the older rows
+with NaN in them.
 """
 
 from __future__ import annotations
@@ -12,10 +19,12 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from retail_mlops.io import write_parquet_atomic
@@ -39,23 +48,51 @@ def now_utc() -> datetime:
 
 
 class PredictionLog:
-    """Buffered, append-only log of predictions in `folder`."""
+    """Buffered, append-only log of predictions in `folder`, with `features` per row if named."""
 
-    def __init__(self, folder: Path, flush_rows: int = 20_000, flush_seconds: float = 2.0):
+    def __init__(
+        self,
+        folder: Path,
+        flush_rows: int = 20_000,
+        flush_seconds: float = 2.0,
+        features: Sequence[str] = (),
+    ):
         self.folder = folder
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
+        self.features = list(features)
+        clash = sorted(set(self.features) & set(COLUMNS))
+        if clash or len(set(self.features)) != len(self.features):
+            raise ValueError(f"feature names must be unique and not log columns: {clash}")
         self._rows: list[tuple[Any, ...]] = []
+        # one block per append: its row count and feature matrix (None: appended without)
+        self._blocks: list[tuple[int, np.ndarray | None]] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._parts = 0
 
-    def append(self, rows: list[tuple[Any, ...]]) -> None:
-        """Add rows (in COLUMNS order); wakes the writer when the buffer is full."""
+    def append(self, rows: list[tuple[Any, ...]], features: np.ndarray | None = None) -> None:
+        """Add rows (in COLUMNS order); wakes the writer when the buffer is full.
+
+        Args:
+            rows: One tuple per logged prediction.
+            features: The values each row was scored on, shape (len(rows), len(self.features)),
+                in `self.features` order (NaN = missing); None logs NaN for every feature.
+
+        Raises:
+            ValueError: If `features` does not have that shape.
+        """
+        if features is not None and features.shape != (len(rows), len(self.features)):
+            raise ValueError(
+                f"features of shape {features.shape} for {len(rows)} row(s) of "
+                f"{len(self.features)} feature(s)"
+            )
         with self._lock:
             self._rows.extend(rows)
+            if self.features:
+                self._blocks.append((len(rows), features))
             full = len(self._rows) >= self.flush_rows
         if self._thread is None:
             self._start()
@@ -80,11 +117,21 @@ class PredictionLog:
         """Write what is buffered as one new part; returns its path (None when empty)."""
         with self._lock:
             rows, self._rows = self._rows, []
+            blocks, self._blocks = self._blocks, []
             self._parts += 1
             n = self._parts
         if not rows:
             return None
         frame = pd.DataFrame.from_records(rows, columns=COLUMNS)
+        if self.features:
+            width = len(self.features)
+            values = np.concatenate(
+                [np.full((k, width), np.nan) if f is None else f for k, f in blocks]
+            )
+            frame = pd.concat(
+                [frame, pd.DataFrame(values.astype(np.float64, copy=False), columns=self.features)],
+                axis=1,
+            )
         self.folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         path = self.folder / f"part-{stamp}-{os.getpid()}-{n:06d}-{uuid.uuid4().hex[:6]}.parquet"
@@ -101,7 +148,11 @@ class PredictionLog:
 
 
 def read_log(folder: Path) -> pd.DataFrame:
-    """Every logged prediction in `folder` (empty frame with the columns when there are none)."""
+    """Every logged prediction in `folder` (empty frame with the columns when there are none).
+
+    Feature columns follow `COLUMNS` when some part has them; rows of parts without them
+    (written before features were logged) hold NaN there.
+    """
     parts = sorted(folder.glob("part-*.parquet")) if folder.exists() else []
     if not parts:
         return pd.DataFrame(columns=COLUMNS)
@@ -109,6 +160,7 @@ def read_log(folder: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     # One Arrow concat: a part whose `as_of` is all null has Arrow type null, which Arrow
-    # promotes to the other parts' timestamp (pandas' concat of such frames is deprecated).
+    # promotes to the other parts' timestamp (pandas' concat of such frames is deprecated);
+    # a part without the feature columns gets them as nulls (NaN in pandas).
     tables = [pq.read_table(p) for p in parts]
     return pa.concat_tables(tables, promote_options="default").to_pandas()

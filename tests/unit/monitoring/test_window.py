@@ -19,9 +19,9 @@ import pytest
 
 from retail_mlops.churn.predictions import write_duckdb
 from retail_mlops.errors import DataError
-from retail_mlops.features.customer import customer_feature_snapshots
+from retail_mlops.features.customer import FEATURE_COLUMNS, customer_feature_snapshots
 from retail_mlops.monitoring import window as W
-from retail_mlops.monitoring.drift import prediction_ks
+from retail_mlops.monitoring.drift import prediction_ks, run_drift_report
 from retail_mlops.monitoring.gate import AlertState, MonitoringGateParams
 from retail_mlops.monitoring.history import (
     get_or_create_project,
@@ -319,6 +319,56 @@ def test_a_young_window_says_not_mature_and_has_no_performance(young: W.WindowEv
     types = _metric_types(young.snapshots[segment.key])
     assert {"DriftedColumnsCount", "PredictionKS"} <= types
     assert "RocAuc" not in types
+
+
+def test_served_rows_logged_with_features_get_feature_drift(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    # the champion's rows carry their features (one older part of its rows has none); the
+    # shadow's come from an older part only
+    served = world["in_window"].head(60)
+    ts = pd.Timestamp("2011-08-16").to_pydatetime()
+    as_of = pd.Timestamp(IN_WINDOW).to_pydatetime()
+
+    def rows(variant: str, version: int, frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+        return [
+            (f"{variant}{i}", ts, "predict", cid, variant, version, float(s), True, as_of)
+            for i, (cid, s) in enumerate(zip(frame["customer_id"], _score(frame), strict=True))
+        ]
+
+    old = PredictionLog(tmp_path / "log")
+    old.append(rows("champion", 1, served.tail(10)) + rows("shadow", 2, served))
+    old.close()
+    new = PredictionLog(tmp_path / "log", features=FEATURE_COLUMNS)
+    new.append(rows("champion", 1, served.head(50)), served.head(50)[FEATURE_COLUMNS].to_numpy())
+    new.close()
+    data = W.gather_window(
+        "2011-09-01",
+        predictions_db=tmp_path / "none" / "predictions.duckdb",
+        log_dir=tmp_path / "log",
+        metrics_db=tmp_path / "none.duckdb",
+    )
+    evaluation = _evaluate(world, data)
+    segments = {s.key: s for s in evaluation.result.segments}
+    champion = segments["churn_served_champion/v1"]
+    assert champion.n_rows == 60
+    assert champion.feature_drift_status == W.MEASURED
+    _, expected = run_drift_report(world["reference"], served.head(50), list(FEATURE_COLUMNS))
+    assert champion.feature_drift == {
+        k: pytest.approx(float(expected[k]))
+        for k in ("drift_share", "drifted_columns", "n_columns")
+    }
+    assert "churn_served_champion/v1: feature drift on the 50 of 60 rows" in " ".join(
+        evaluation.result.notes
+    )
+    assert "DriftedColumnsCount" in _metric_types(evaluation.snapshots[champion.key])
+    metrics = {r.metric for r in evaluation.result.metric_rows() if r.job == champion.job}
+    assert {"drift_share", "prediction_ks", "roc_auc"} <= metrics
+
+    shadow = segments["churn_served_shadow/v2"]
+    assert shadow.feature_drift_status == W.SKIPPED
+    assert "records scores, not the features" in shadow.feature_drift_reason
+    assert shadow.feature_drift is None
 
 
 # --- recording ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import uuid
 
 import duckdb
 import numpy as np
@@ -350,6 +351,40 @@ def test_sql_transpiles_to_postgres_and_snowflake(
         # the rendering, read back in its dialect and run here, still scores like XGBoost
         (back,) = sqlglot.transpile(out, read=dialect, write="duckdb")
         assert np.abs(duckdb_scores(back, frame) - want).max() < TOL
+
+
+def test_postgres_scores_like_xgboost_on_every_row(
+    postgres_url: str, dataset: pd.DataFrame, champion: xgb.Booster
+) -> None:
+    """On a real PostgreSQL: NUMERIC thresholds become the exact float8 bounds, NULL defaults."""
+    import psycopg
+
+    frame = scoring_frame(dataset, parse_forest(champion, FEATURES))
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    sql = scoring_sql(
+        champion, FEATURES, source=f"{schema}.customer_features", key_columns=("customer_id",)
+    )
+    (pg_sql,) = sqlglot.transpile(
+        sql, read="duckdb", write="postgres", unsupported_level=sqlglot.ErrorLevel.RAISE
+    )
+    columns = ", ".join(f"{quote_identifier(f)} DOUBLE PRECISION" for f in FEATURES)
+    cells = frame[FEATURES].astype(object).where(frame[FEATURES].notna(), None)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        try:
+            conn.execute(f"CREATE TABLE {schema}.customer_features (customer_id TEXT, {columns})")
+            with conn.cursor().copy(f"COPY {schema}.customer_features FROM STDIN") as copy:
+                for key, row in zip(
+                    frame["customer_id"], cells.itertuples(index=False), strict=True
+                ):
+                    copy.write_row((key, *row))
+            # JIT-compiling an expression of thousands of CASEs takes minutes, not milliseconds
+            conn.execute("SET jit = off")
+            got = dict(conn.execute(pg_sql).fetchall())
+        finally:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    scores = np.array([got[k] for k in frame["customer_id"]], dtype=np.float64)
+    assert np.abs(scores - xgb_scores(champion, frame)).max() < TOL
 
 
 # --- refusals ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from retail_mlops.churn.model import LABEL, TrainParams
+from retail_mlops.churn.model import LABEL, TrainParams, fit_xgb, split_by_time
 from retail_mlops.errors import DataError
 from retail_mlops.features.customer import FEATURE_COLUMNS, build_churn_dataset, monthly_cutoffs
 from retail_mlops.warehouse.trees import scoring_sql
@@ -118,6 +118,19 @@ def test_nthread_scores_with_a_copy(frame: pd.DataFrame, booster: xgb.Booster) -
     assert nthread() == before
     got = _scores(con, udf_scoring_sql(FEATURES, key_columns=("customer_id",)), frame)
     want = booster.inplace_predict(frame[FEATURES].to_numpy(dtype=np.float32))
+    np.testing.assert_array_equal(got, want.astype(np.float64))
+
+
+def test_classifier_scores_with_its_best_iteration(frame: pd.DataFrame) -> None:
+    """Like the compiled SQL, the UDF of an early-stopped XGBClassifier uses its best rounds."""
+    train, valid, _ = split_by_time(frame, "2011-09-01", 2)
+    params = TrainParams(n_estimators=400, learning_rate=0.2, early_stopping_rounds=10, n_jobs=1)
+    model = fit_xgb(train, valid, FEATURES, params)
+    assert model.get_booster().num_boosted_rounds() > model.best_iteration + 1
+    con = _connect(frame)
+    register_churn_udf(con, model, FEATURES)
+    got = _scores(con, udf_scoring_sql(FEATURES), frame)
+    want = model.predict_proba(frame[FEATURES].to_numpy(dtype=np.float32))[:, 1]
     np.testing.assert_array_equal(got, want.astype(np.float64))
 
 
