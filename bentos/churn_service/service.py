@@ -233,10 +233,9 @@ class ChurnService:
         """Route, score, record; returns the request id and (variant, score, version) per row.
 
         `features` (float64, NaN = missing, FEATURES order) is what gets logged; the boosters
-        score its float32 copy, as XGBoost would convert it anyway.
+        score a float32 copy of each variant's rows, as XGBoost would convert them anyway.
         """
         v = self.variants
-        x = features.astype(np.float32)
         request_id = uuid.uuid4().hex
         stamp = now_utc()
         assigned = [0] * len(ids) if v.release.shadow else [v.router.assign(i) for i in ids]
@@ -252,10 +251,10 @@ class ChurnService:
             if not rows:
                 continue
             served = not v.release.shadow or i == 0
-            whole = len(rows) == len(ids)
-            logged.append(features if whole else features[rows])
+            mine = features if len(rows) == len(ids) else features[rows]
+            logged.append(mine)
             t0 = time.perf_counter()
-            p = await v.score(i, x if whole else x[rows])
+            p = await v.score(i, mine.astype(np.float32))
             self.latency.labels(variant=name).observe(time.perf_counter() - t0)
             version = v.versions[i]
             self.requests_total.labels(endpoint, name, str(version), str(served).lower()).inc(
