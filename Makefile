@@ -51,6 +51,7 @@ lint: sync  ## ruff + mypy
 bench: setup  ## Benchmarks (print medians and ratios; last line JSON)
 	$(UV) run python -m bench.pipeline_overhead
 	$(UV) run python -m bench.features
+	$(UV) run python -m bench.warehouse
 
 REDIS_PORT ?= 6379
 redis:  ## Start a loopback redis-server for the local-servers stack (PID in .state/redis.pid)

@@ -17,8 +17,9 @@ It checks that the three agree (largest absolute difference) and prints medians,
 DuckDB form's time over the floor's. duckdb_total_s is the compiled path end to end from a
 booster: writing the SQL plus its median scoring time.
 
-PostgreSQL hook: with --pg-url, or RETAIL_MLOPS_PG_URL set, the rows are copied into that
-database (untimed) and the SQL, transpiled by sqlglot, is timed there too; otherwise
+PostgreSQL: the rows are copied (untimed) into the database of --pg-url or RETAIL_MLOPS_PG_URL,
+else into a throw-away server on loopback (tests/servers.py, Debian's postgresql), and the
+SQL, transpiled by sqlglot, is timed there too (JIT off); with no server to start,
 postgres_sql_rows_s is null and the reason is printed.
 
 --forms also times other shapes of the compiled SQL (one CASE per tree, other group sizes,
@@ -35,6 +36,7 @@ udf_max_abs_diff, trees.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -265,18 +267,25 @@ def main() -> None:  # noqa: D103
         con.execute(f"SET threads = {args.threads}")
 
     pg_rows_s = None
-    if args.pg_url:
-        pg_sql = scoring_sql(
-            booster, features, key_columns=keys, source=f"{PG_SCHEMA}.customer_features"
-        )
-        pg_rows_s, pg_diff = postgres_sql_rows_s(args.pg_url, rows, pg_sql, args.repeats, want)
-        print(
-            f"PostgreSQL: {pg_rows_s:,.0f} rows/s, agreement {pg_diff:.1e}, "
-            f"x{len(rows) / pg_rows_s / floor_s:.2f} of the floor",
-            flush=True,
-        )
-    else:
-        print(f"PostgreSQL: skipped ({PG_URL_ENV} is unset and no --pg-url was given)")
+    with contextlib.ExitStack() as stack:
+        pg_url = args.pg_url
+        if not pg_url:  # a throw-away server on loopback, as the tests start one
+            from tests.servers import postgres_server
+
+            try:
+                pg_url = stack.enter_context(postgres_server())
+            except RuntimeError as exc:
+                print(f"PostgreSQL: skipped ({exc}; or set {PG_URL_ENV} / --pg-url)")
+        if pg_url:
+            pg_sql = scoring_sql(
+                booster, features, key_columns=keys, source=f"{PG_SCHEMA}.customer_features"
+            )
+            pg_rows_s, pg_diff = postgres_sql_rows_s(pg_url, rows, pg_sql, args.repeats, want)
+            print(
+                f"PostgreSQL: {pg_rows_s:,.0f} rows/s, agreement {pg_diff:.1e}, "
+                f"x{len(rows) / pg_rows_s / floor_s:.2f} of the floor",
+                flush=True,
+            )
 
     sql_s, udf_s = med["duckdb_sql"], med["duckdb_udf"]
     print(

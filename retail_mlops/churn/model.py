@@ -133,3 +133,17 @@ def predict_churn(model: xgb.XGBClassifier, frame: pd.DataFrame) -> np.ndarray:
     if missing:
         raise DataError(f"scoring features lack column(s) the model needs: {', '.join(missing)}")
     return model.predict_proba(frame[names])[:, 1]
+
+
+def predicting_booster(booster: xgb.Booster) -> xgb.Booster:
+    """The trees an early-stopped model predicts with: rounds 0..best_iteration, not all.
+
+    `XGBClassifier.predict_proba` (batch scoring, evaluation) stops at the best iteration
+    that early stopping recorded, while a bare `Booster` (what a service loads from the native
+    file) predicts with every tree it holds, the `early_stopping_rounds` past the best one
+    included. Slicing the booster once makes both paths score with the same trees.
+    """
+    best = booster.attr("best_iteration")
+    if best is None or int(best) + 1 >= booster.num_boosted_rounds():
+        return booster
+    return booster[: int(best) + 1]

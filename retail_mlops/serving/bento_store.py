@@ -97,8 +97,10 @@ def load_booster(tag: str) -> Any:
     use_bentoml_home()
     import xgboost as xgb
 
+    from retail_mlops.churn.model import predicting_booster
+
     model = bentoml.models.get(tag)
-    booster = xgb.Booster(model_file=model.path_of(BOOSTER_FILE))
+    booster = predicting_booster(xgb.Booster(model_file=model.path_of(BOOSTER_FILE)))
     booster.set_param({"nthread": 1})
     return booster
 

@@ -345,6 +345,14 @@ def _sum_sql(terms: Sequence[str]) -> str:
     return "(" + " + ".join(terms) + ")"
 
 
+def _balanced_sum(terms: Sequence[str]) -> str:
+    """`a + b + ...` nested as a balanced tree: depth log2(n), for any number of groups."""
+    if len(terms) <= 2:
+        return " + ".join(terms)
+    half = len(terms) // 2
+    return f"({_balanced_sum(terms[:half])}) + ({_balanced_sum(terms[half:])})"
+
+
 def forest_sql(trees: Sequence[Tree], columns: Sequence[str]) -> str:
     """The sum of several trees as one expression, with splits they share evaluated once.
 
@@ -440,7 +448,7 @@ def scoring_sql(
         inner.append(f"{expr} AS {col}")
     if not inner:  # no keys and no trees: a select list may not be empty
         inner = [f"0 AS {quote_identifier('__empty')}"]
-    margin_expr = " + ".join([double_literal(forest.base_margin), *group_cols])
+    margin_expr = _balanced_sum([double_literal(forest.base_margin), *group_cols])
     # The two-sided logistic never takes EXP of a large positive number, which PostgreSQL
     # would reject as an overflow instead of returning infinity.
     probability = (

@@ -54,6 +54,31 @@ def test_predict_names_variant_and_version_and_matches_the_booster(
         assert p["churn_probability"] == pytest.approx(float(expected), rel=1e-6)
 
 
+def test_served_scores_equal_batch_inference_of_the_same_version(
+    churn_server: Any, release: dict[str, Any], churn_registry: dict[str, int]
+) -> None:
+    """The service scores with the trees batch inference uses (early stopping's best round)."""
+    import mlflow
+    import pandas as pd
+
+    from retail_mlops.churn.model import predict_churn
+    from retail_mlops.names import MODEL_NAME
+    from steps.client import configure_mlflow_from_stack
+
+    rows = [feature_row(str(13000 + i), release, value=float(i % 11) * 3.5) for i in range(60)]
+    status, body = _post(churn_server, "/predict", {"rows": rows})
+    assert status == 200, body
+    frame = pd.DataFrame(rows)
+    configure_mlflow_from_stack()
+    for variant, version in churn_registry.items():
+        model = mlflow.xgboost.load_model(f"models:/{MODEL_NAME}/{version}")
+        batch = dict(zip(frame["customer_id"], predict_churn(model, frame), strict=True))
+        served = [p for p in body["predictions"] if p["variant"] == variant]
+        assert served, f"no row went to {variant}"
+        for p in served:
+            assert p["churn_probability"] == pytest.approx(float(batch[p["customer_id"]]), abs=1e-6)
+
+
 def test_assignment_is_sticky_and_follows_the_weights(
     churn_server: Any, release: dict[str, Any]
 ) -> None:

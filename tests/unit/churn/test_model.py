@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+import xgboost as xgb
 from sklearn.datasets import make_classification
 from sklearn.metrics import roc_auc_score
 from xgboost import XGBClassifier
@@ -15,6 +18,7 @@ from retail_mlops.churn.model import (
     TrainParams,
     fit_xgb,
     predict_churn,
+    predicting_booster,
     split_by_time,
 )
 from retail_mlops.errors import DataError
@@ -120,6 +124,23 @@ def test_fit_xgb_learns(fitted: Fitted) -> None:
     assert roc_auc_score(test[LABEL], proba) > 0.8
     # early stopping on the validation slice kept fewer trees than the cap
     assert model.best_iteration < FAST.n_estimators - 1
+
+
+def test_a_booster_loaded_from_its_file_scores_as_batch_inference(
+    fitted: Fitted, tmp_path: Path
+) -> None:
+    """The service's native booster predicts with the early-stopped trees, as batch does."""
+    model, test, features = fitted
+    path = tmp_path / "model.ubj"
+    model.save_model(path)
+    loaded = xgb.Booster(model_file=str(path))
+    assert loaded.num_boosted_rounds() > model.best_iteration + 1  # the patience rounds
+    served = predicting_booster(loaded).inplace_predict(test[features].to_numpy(np.float32))
+    assert np.abs(served - predict_churn(model, test)).max() <= 1e-6
+    assert predicting_booster(loaded).feature_names == features
+    data = xgb.DMatrix(test[features], label=test[LABEL])
+    unstopped = xgb.train({"objective": "binary:logistic"}, data, 3)
+    assert predicting_booster(unstopped) is unstopped
 
 
 def test_fit_xgb_missing_column_raises() -> None:

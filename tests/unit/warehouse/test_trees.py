@@ -299,6 +299,20 @@ def test_group_boundaries(
         assert np.abs(got - xgb_scores(champion, frame, rounds)).max() < TOL
 
 
+def test_groups_keep_a_long_model_under_the_depth_limit(dataset: pd.DataFrame) -> None:
+    """DuckDB refuses expressions deeper than 1,000; 1,200 trees fit in groups of 100."""
+    model = xgb.XGBClassifier(n_estimators=1200, max_depth=1, learning_rate=0.01, n_jobs=1)
+    model.fit(dataset[FEATURES], dataset[LABEL])
+    frame = dataset.assign(customer_id=[f"row{i}" for i in range(len(dataset))])
+    got = duckdb_scores(scoring_sql(model, FEATURES, merge=False), frame)
+    assert np.abs(got - model.get_booster().inplace_predict(frame[FEATURES])).max() < TOL
+    with pytest.raises(duckdb.ParserException, match="expression depth"):
+        duckdb_scores(scoring_sql(model, FEATURES, merge=False, group_size=1200), frame)
+    # a group per tree: the sum of 1,200 group columns is nested as a balanced tree
+    got = duckdb_scores(scoring_sql(model, FEATURES, group_size=1), frame)
+    assert np.abs(got - model.get_booster().inplace_predict(frame[FEATURES])).max() < TOL
+
+
 def test_merging_factors_shared_splits(champion: xgb.Booster) -> None:
     forest = parse_forest(champion, FEATURES)
     columns = [quote_identifier(f) for f in forest.features]
