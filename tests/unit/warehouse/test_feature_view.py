@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -388,3 +389,30 @@ def test_cutoffs_are_deduplicated_and_sorted(tmp_path: Path) -> None:
         written = wh.set_cutoffs(["2010-05-01", "2010-04-01", pd.Timestamp("2010-05-01")])
         assert written == [pd.Timestamp("2010-04-01"), pd.Timestamp("2010-05-01")]
         assert _count(wh, "feature_cutoffs") == 2
+
+
+@engines
+def test_the_compiled_model_scores_the_view_as_the_booster_does(
+    warehouse: Warehouse, subset_clean: pd.DataFrame, snapshots: pd.DataFrame
+) -> None:
+    """The champion-like model installed as `churn_scores`, on each engine, within 1e-6."""
+    import xgboost as xgb
+
+    from retail_mlops.churn.model import predict_churn
+    from retail_mlops.features.customer import churn_labels
+    from retail_mlops.warehouse.scoring import install_model, read_scores
+
+    train = snapshots[snapshots["cutoff"] < CUTOFFS[-1]]
+    labels = [
+        churn_labels(subset_clean, part["customer_id"], cutoff).to_numpy()
+        for cutoff, part in train.groupby("cutoff", sort=True)
+    ]
+    model = xgb.XGBClassifier(n_estimators=150, max_depth=3, learning_rate=0.1, n_jobs=1)
+    model.fit(train[FEATURE_COLUMNS], np.concatenate(labels))
+    _fill(warehouse, subset_clean)
+    install_model(warehouse, model, 5, run_id="r", group_size=40)
+    scores = read_scores(warehouse)
+    expected = predict_churn(model, snapshots)
+    assert scores["customer_id"].tolist() == snapshots["customer_id"].tolist()
+    assert np.abs(scores["churn_probability"].to_numpy() - expected).max() <= 1e-6
+    assert set(scores["model_version"]) == {5}
