@@ -27,7 +27,7 @@ from retail_mlops.monitoring.drift import DriftGateParams
 from retail_mlops.paths import state_dir
 
 Action = Literal["ok", "warn", "retrain"]
-_RANK: dict[str, int] = {"ok": 0, "warn": 1, "retrain": 2}
+LEVELS: dict[str, int] = {"ok": 0, "warn": 1, "retrain": 2}  # severity, for ordering
 
 # Breach kinds, named after the figure each one tests; every one grows as things get worse.
 FEATURE_DRIFT = "drift_share"
@@ -183,7 +183,7 @@ def decide(
             reason = f"{text} (limit {limit:g})"
             decision.breaches.append(Breach(kind, level, float(value), float(limit), reason))
             decision.reasons.append(reason)
-            if _RANK[level] > _RANK[decision.action]:
+            if LEVELS[level] > LEVELS[decision.action]:
                 decision.action = level
     return decision
 
@@ -325,7 +325,7 @@ class AlertState:
         """`new` if not standing, `worse` if its level rose or its value grew enough, else None."""
         if old is None:
             return "new"
-        if _RANK[breach.level] > _RANK[old.level]:
+        if LEVELS[breach.level] > LEVELS[old.level]:
             return "worse"
         if breach.value - old.alerted_value > margin * abs(old.alerted_value):
             return "worse"

@@ -288,7 +288,12 @@ def prediction_report(
         parts.append(quality.run(current_data=data, reference_data=None))
     if not parts:
         raise DataError("nothing to report: give reference scores, outcomes (target), or both")
-    return parts[0] if len(parts) == 1 else _load(_merged(parts))
+    return merge_snapshots(parts)
+
+
+def merge_snapshots(snapshots: Sequence[Snapshot]) -> Snapshot:
+    """Several reports of one window as one snapshot, as the workspace stores a window."""
+    return snapshots[0] if len(snapshots) == 1 else _load(_merged(snapshots))
 
 
 def _merged(snapshots: Sequence[Snapshot]) -> dict[str, Any]:

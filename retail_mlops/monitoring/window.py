@@ -42,7 +42,7 @@ Framework-free, so the pipeline's steps, a notebook and the tests share it.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,7 +56,7 @@ from retail_mlops.errors import DataError, InfraError
 from retail_mlops.features.customer import FEATURE_COLUMNS, customer_feature_snapshots
 from retail_mlops.monitoring.drift import DriftReportParams, prediction_ks, run_drift_report
 from retail_mlops.monitoring.gate import (
-    _RANK,
+    LEVELS,
     Action,
     Alert,
     AlertState,
@@ -69,6 +69,7 @@ from retail_mlops.monitoring.history import (
     MetricRow,
     add_window,
     get_or_create_project,
+    merge_snapshots,
     metric_rows,
     metrics_db_path,
     open_workspace,
@@ -566,13 +567,6 @@ def _performance(
     return outcomes
 
 
-def _merge_reports(reports: Sequence[Snapshot]) -> Snapshot:
-    """Several reports of one segment as one snapshot (as `add_window` stores them)."""
-    from retail_mlops.monitoring.history import _load, _merged
-
-    return reports[0] if len(reports) == 1 else _load(_merged(reports))
-
-
 def evaluate_window(
     data: WindowData,
     lines: pd.DataFrame,
@@ -637,7 +631,7 @@ def evaluate_window(
         if rated is not None:
             reports.append(prediction_report(rated))
         result.segments.append(segment)
-        snapshots[segment.key] = _merge_reports(reports)
+        snapshots[segment.key] = merge_snapshots(reports)
 
     # --- batch: features recomputed for the rows' (customer, cutoff) ---
     if data.batch.empty:
@@ -885,7 +879,7 @@ def gate_window(
         )
         decision.segments[s.key] = d
         decision.reasons += [f"{s.key}: {r}" for r in d.reasons]
-        if _RANK[d.action] > _RANK[decision.action]:
+        if LEVELS[d.action] > LEVELS[decision.action]:
             decision.action = d.action
         decision.alerts += state.update(s.job, d, result.window_end, params.worse_margin)
     return decision
