@@ -52,6 +52,7 @@ Examples:
   python run.py ab-report                              # A/B results once outcomes exist
   python run.py churn_warehouse_scoring                # score inside the warehouse (SQL)
   python run.py churn_monitoring --as-of 2011-12-02    # one monitoring window
+  python run.py monitor --from 2011-01-01 --to 2011-09-01 --retrain auto
   python run.py warehouse export --dialect postgres --out sql/
 """
 
@@ -450,6 +451,143 @@ def forecast_file(
         click.echo(str(write_csv_atomic(result, Path(output))))
     else:
         click.echo(result.to_csv(index=False), nl=False)
+
+
+def _month_starts(start: Any, end: Any) -> list[Any]:
+    import pandas as pd
+
+    return list(pd.date_range(start, end, freq="MS"))
+
+
+def _retrain_cutoffs(raw: dict[str, Any], as_of: Any, horizon_days: int) -> dict[str, str]:
+    """churn_training's cutoffs for a retrain as of `as_of`, keeping the config's train-test gap.
+
+    The test cutoff is the latest month start whose outcomes (`horizon_days` later) are known
+    by `as_of`; the last training cutoff sits as far before it as in the config, so no label
+    of the training set overlaps the test period.
+
+    Raises:
+        DataError: If that leaves no training cutoff after the config's first one.
+    """
+    import pandas as pd
+
+    from retail_mlops.errors import DataError
+
+    params = raw["parameters"]
+    gap = pd.Timestamp(params["test_cutoff"]) - pd.Timestamp(params["last_train_cutoff"])
+    test = (pd.Timestamp(as_of) - pd.Timedelta(days=horizon_days)).to_period("M").start_time
+    last = (test - gap).to_period("M").start_time
+    if last < pd.Timestamp(params["first_cutoff"]):
+        raise DataError(
+            f"too early to retrain as of {pd.Timestamp(as_of).date()}: no training cutoff"
+        )
+    return {"last_train_cutoff": str(last.date()), "test_cutoff": str(test.date())}
+
+
+@cli.command(
+    help="Monitor churn month by month: batch scoring and a monitoring window as of each "
+    "month start, and (--retrain auto) churn_training when the gate says retrain."
+)
+@click.option("--from", "start", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
+@click.option("--to", "end", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
+@click.option("--every", type=click.Choice(["month"]), default="month", show_default=True)
+@click.option("--retrain", type=click.Choice(["auto", "off"]), default="off", show_default=True)
+@click.option("--dev", is_flag=True, help="Use the .dev configs (the committed subset).")
+@click.option(
+    "--monitoring-config",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="churn_monitoring YAML (its gate limits decide); default configs/churn_monitoring.yaml.",
+)
+def monitor(
+    start: Any, end: Any, every: str, retrain: str, dev: bool, monitoring_config: str | None
+) -> None:
+    """Score, monitor and maybe retrain for each month start from --from to --to."""
+    import pandas as pd
+    from zenml import log_metadata
+
+    from configs.schema import load_config
+    from retail_mlops.errors import DataError
+    from retail_mlops.names import MODEL_NAME, A
+    from retail_mlops.registry import churn_horizon
+
+    suffix = ".dev" if dev else ""
+    configs = {n: str(ROOT / "configs" / f"{n}{suffix}.yaml") for n in PIPELINES}
+    if monitoring_config:
+        configs["churn_monitoring"] = monitoring_config
+    rows = []
+    try:
+        months = _month_starts(start, end)
+        if not months:
+            raise DataError(f"no month start between {start.date()} and {end.date()}")
+        for month in months:
+            day = str(month.date())
+            run_pipeline(
+                "churn_batch_inference",
+                configs["churn_batch_inference"],
+                True,
+                {"scoring_cutoff": day},
+            )
+            as_of = str((month + pd.Timedelta(days=1)).date())  # the window holds `month`
+            watch = run_pipeline(
+                "churn_monitoring", configs["churn_monitoring"], True, {"as_of": as_of}
+            )
+            decision = _output(watch, "gate_window", A.MONITORING_DECISION)
+            row = {"as_of": day, "action": decision["action"], "retrained": ""}
+            row |= _window_figures(_output(watch, "evaluate_window", A.WINDOW_FIGURES))
+            if decision["action"] == "retrain" and retrain == "auto":
+                raw = load_config(Path(configs["churn_training"]))
+                cutoffs = _retrain_cutoffs(raw, month, churn_horizon(MODEL_NAME))
+                trained = run_pipeline("churn_training", configs["churn_training"], True, cutoffs)
+                promotion = _output(trained, "promote_churn_model", A.PROMOTION)
+                reasons = list(decision.get("reasons", []))
+                log_metadata(
+                    metadata={
+                        "triggered_by": {"monitoring_run": str(watch.id), "reasons": reasons}
+                    },
+                    run_id_name_or_prefix=str(trained.id),
+                )
+                log_metadata(
+                    metadata={"triggered": {"training_run": str(trained.id), **cutoffs}},
+                    run_id_name_or_prefix=str(watch.id),
+                )
+                row["retrained"] = f"{cutoffs['test_cutoff']}: {_promotion_word(promotion)}"
+            rows.append(row)
+            click.echo(_monitor_line(row))
+    except Exception as exc:
+        _fail(exc)
+    click.echo(pd.DataFrame(rows).to_string(index=False))
+
+
+def _output(run: Any, step: str, name: str) -> Any:
+    from zenml.client import Client
+
+    return Client().get_pipeline_run(run.id).steps[step].outputs[name][0].load()
+
+
+def _window_figures(figures: dict[str, Any]) -> dict[str, Any]:
+    """The batch series' headline figures of a window, for the month's line."""
+    out: dict[str, Any] = {}
+    for segment in figures.get("segments", []):
+        if segment.get("source") == "batch":
+            out["ks"] = (segment.get("prediction") or {}).get("ks_statistic")
+            out["drift_share"] = (segment.get("feature_drift") or {}).get("drift_share")
+            performance = segment.get("performance") or {}
+            out["roc_auc"] = performance.get("roc_auc")
+            out["brier"] = performance.get("brier")
+    return out
+
+
+def _promotion_word(promotion: Any) -> str:
+    if isinstance(promotion, dict):
+        return "promoted" if promotion.get("promoted") else "champion kept"
+    return str(promotion)
+
+
+def _monitor_line(row: dict[str, Any]) -> str:
+    figures = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float) and v == v)
+    retrained = f"; retrained (test {row['retrained']})" if row["retrained"] else ""
+    return f"{row['as_of']}: {row['action']}" + (f" ({figures})" if figures else "") + retrained
 
 
 @cli.group(help="In-warehouse ML: the feature view and the compiled churn model as SQL.")

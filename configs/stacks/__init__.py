@@ -6,12 +6,15 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from retail_mlops.errors import DataError, InfraError
 from retail_mlops.paths import PROJECT_ROOT, state_dir
+
+if TYPE_CHECKING:
+    from zenml.enums import StackComponentType
 
 STACKS_DIR = Path(__file__).resolve().parent
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
@@ -95,6 +98,25 @@ def _updates(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
     return bool(wanted) and dict(current) != {**current, **wanted}
 
 
+def ensure_flavor(source: str, ctype: StackComponentType, name: str) -> None:
+    """Register the custom flavor class at `source` (import path) unless `name` is known.
+
+    Raises:
+        InfraError: If the class at `source` is a flavor of another name.
+    """
+    from zenml.client import Client
+    from zenml.stack.flavor import validate_flavor_source
+
+    client = Client()
+    _, flavor = validate_flavor_source(source, ctype)
+    if flavor.name != name:
+        raise InfraError(f"{source} is the flavor {flavor.name!r}, stack file wants {name!r}")
+    try:
+        client.get_flavor_by_name_and_type(name, ctype)
+    except KeyError:
+        client.create_flavor(source, ctype)
+
+
 def register_stack(name: str = "local", activate: bool = True) -> str:
     """Register (or update) the stack described in configs/stacks/<name>.yaml; idempotent.
 
@@ -104,6 +126,10 @@ def register_stack(name: str = "local", activate: bool = True) -> str:
 
     Returns:
         The stack name.
+
+    A component with `when_env: VAR` is left out unless VAR is set (a component already in the
+    stack stays there); one with `flavor_source: module.Class` has that custom flavor
+    registered first.
     """
     from zenml.client import Client
     from zenml.enums import StackComponentType
@@ -114,6 +140,10 @@ def register_stack(name: str = "local", activate: bool = True) -> str:
     components: dict[StackComponentType, str] = {}
     for type_name, comp in spec["components"].items():
         ctype = StackComponentType(type_name)
+        if comp.get("when_env") and not os.environ.get(comp["when_env"]):
+            continue
+        if comp.get("flavor_source"):
+            ensure_flavor(comp["flavor_source"], ctype, comp["flavor"])
         config = comp.get("configuration") or {}
         if "path" in config and "://" not in config["path"]:
             Path(config["path"]).mkdir(parents=True, exist_ok=True)

@@ -188,3 +188,39 @@ def test_a_window_without_predictions_is_one_error_line(scored: dict[str, Any]) 
         "error: gather_window: no predictions in the window [2010-05-02, 2010-06-01)"
     ), last
     assert f"cutoffs {SCORING_CUTOFF}..{SCORING_CUTOFF}" in last
+
+
+def test_monitor_retrains_when_the_gate_says_so_and_links_the_runs(
+    champion: int, tmp_path: Path
+) -> None:
+    """`run.py monitor --retrain auto`: score, watch, retrain; the runs name each other."""
+    from zenml.client import Client
+
+    # any prediction drift asks for retraining: the gate fires on the first window
+    forced = write_config(
+        tmp_path,
+        "churn_monitoring.dev.yaml",
+        **{
+            "steps.gate_window.parameters.max_prediction_ks": 0.0,
+            "steps.gate_window.parameters.retrain_on_drift": True,
+        },
+    )
+    result = run_cli(
+        "monitor",
+        *("--from", "2011-03-01", "--to", "2011-03-01", "--dev", "--retrain", "auto"),
+        *("--monitoring-config", str(forced)),
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2011-03-01: retrain" in result.stdout
+    assert "retrained (test 2010-12-01" in result.stdout  # outcomes known by the window
+
+    client = Client()
+    training = client.get_pipeline("churn_training").last_run
+    watch = client.get_pipeline("churn_monitoring").last_run
+    assert training.run_metadata["triggered_by"]["monitoring_run"] == str(watch.id)
+    assert training.run_metadata["triggered_by"]["reasons"]
+    assert watch.run_metadata["triggered"]["training_run"] == str(training.id)
+    assert watch.run_metadata["triggered"]["test_cutoff"] == "2010-12-01"
+    promotion = training.steps["promote_churn_model"].outputs["promotion"][0].load()
+    assert isinstance(promotion["promoted"], bool)  # the usual rule decided
