@@ -26,7 +26,10 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 _HOME = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
@@ -36,28 +39,18 @@ os.environ["ZENML_ANALYTICS_OPT_IN"] = "false"
 os.environ["GIT_PYTHON_REFRESH"] = "quiet"
 
 
-def direct_run(config: dict, tracking_uri: str) -> float:
-    """The churn_training work without ZenML; returns its wall time in seconds."""
-    import mlflow
+def churn_training_inputs(config: dict) -> tuple[pd.DataFrame, list[pd.Timestamp], int, int]:
+    """What churn_training starts from, read from its config: clean lines, cutoffs, horizon, window.
+
+    The lines are read and validated as the pipeline's first two steps do.
+    """
     import pandas as pd
 
     from configs.schema import PIPELINE_PARAMS, step_params
-    from retail_mlops.churn.metrics import classification_metrics
-    from retail_mlops.churn.model import LABEL, RecencyBaseline, TrainParams, fit_xgb, predict_churn
-    from retail_mlops.churn.tracking import log_churn_model
-    from retail_mlops.features import feast_store
-    from retail_mlops.features.customer import (
-        FEATURE_COLUMNS,
-        churn_entities,
-        customer_feature_snapshots,
-        monthly_cutoffs,
-    )
+    from retail_mlops.features.customer import monthly_cutoffs
     from retail_mlops.ingest.sources import read_source
-    from retail_mlops.names import MODEL_NAME
-    from retail_mlops.registry import register
     from retail_mlops.validate.rules import split_quarantine
 
-    start = time.perf_counter()
     params = config["parameters"]
     window = PIPELINE_PARAMS["churn_training"](**params).active_window_days
     raw, _lineage = read_source(params["source"])
@@ -67,6 +60,29 @@ def direct_run(config: dict, tracking_uri: str) -> float:
         pd.Timestamp(params["test_cutoff"]),
     ]
     horizon = step_params(config, "build_churn_entities").horizon_days
+    return clean, cutoffs, horizon, window
+
+
+def direct_run(config: dict, tracking_uri: str) -> float:
+    """The churn_training work without ZenML; returns its wall time in seconds."""
+    import mlflow
+
+    from configs.schema import step_params
+    from retail_mlops.churn.metrics import classification_metrics
+    from retail_mlops.churn.model import LABEL, RecencyBaseline, TrainParams, fit_xgb, predict_churn
+    from retail_mlops.churn.tracking import log_churn_model
+    from retail_mlops.features import feast_store
+    from retail_mlops.features.customer import (
+        FEATURE_COLUMNS,
+        churn_entities,
+        customer_feature_snapshots,
+    )
+    from retail_mlops.names import MODEL_NAME
+    from retail_mlops.registry import register
+
+    start = time.perf_counter()
+    params = config["parameters"]
+    clean, cutoffs, horizon, window = churn_training_inputs(config)
     # the same feature-store round trip the pipeline makes: write snapshots, PIT-join entities
     entities = churn_entities(clean, cutoffs, horizon, window)
     snaps = customer_feature_snapshots(clean, cutoffs, window).rename(

@@ -60,22 +60,14 @@ def champion_like(dev: bool) -> tuple[Any, pd.DataFrame, list[str]]:
     Returns the booster cut to the rounds the classifier predicts with, so all three scorers
     score the same trees.
     """
-    from configs.schema import PIPELINE_PARAMS, load_config, step_params
+    from bench.pipeline_overhead import churn_training_inputs
+    from configs.schema import load_config, step_params
     from retail_mlops.churn.model import TrainParams, fit_xgb, split_by_time
-    from retail_mlops.features.customer import FEATURE_COLUMNS, build_churn_dataset, monthly_cutoffs
-    from retail_mlops.ingest.sources import read_source
-    from retail_mlops.validate.rules import split_quarantine
+    from retail_mlops.features.customer import FEATURE_COLUMNS, build_churn_dataset
 
     config = load_config(ROOT / "configs" / f"churn_training{'.dev' if dev else ''}.yaml")
     params = config["parameters"]
-    window = PIPELINE_PARAMS["churn_training"](**params).active_window_days
-    raw, _ = read_source(params["source"])
-    lines, _ = split_quarantine(raw)
-    cutoffs = [
-        *monthly_cutoffs(params["first_cutoff"], params["last_train_cutoff"]),
-        pd.Timestamp(params["test_cutoff"]),
-    ]
-    horizon = step_params(config, "build_churn_entities").horizon_days
+    lines, cutoffs, horizon, window = churn_training_inputs(config)
     data = build_churn_dataset(lines, cutoffs, horizon, window)
     train, valid, _ = split_by_time(
         data, params["test_cutoff"], step_params(config, "split_churn_dataset").n_valid_cutoffs
