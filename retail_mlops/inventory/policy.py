@@ -204,6 +204,31 @@ def policy_backtest(recs: pd.DataFrame, actual: pd.DataFrame, params: PolicyPara
     return out
 
 
+ABC_SHARES = (0.8, 0.95)  # cumulative revenue share that closes class A, then class B
+
+
+def abc_classes(demand: pd.DataFrame, shares: tuple[float, float] = ABC_SHARES) -> pd.Series:
+    """ABC class per item by revenue (units x price) over `demand`: A, B or C.
+
+    Items sorted by revenue, largest first: A holds the items whose cumulative share of the
+    total is within the first `shares[0]` (the item that crosses it included), B those up to
+    `shares[1]`, C the rest, items without revenue among them. Computed on history only (the
+    caller passes the days before a forecast), so the class never knows the days it judges.
+
+    Returns:
+        The class (str) indexed by stock_code.
+    """
+    revenue = (
+        (demand["y"] * demand["price"].fillna(0.0)).groupby(demand["stock_code"]).sum()
+    ).sort_values(ascending=False, kind="stable")
+    total = float(revenue.sum())
+    if total <= 0:
+        return pd.Series("C", index=revenue.index, name="abc_class")
+    before = (revenue.cumsum() - revenue) / total  # share held by the items above each one
+    labels = np.where(before < shares[0], "A", np.where(before < shares[1], "B", "C"))
+    return pd.Series(labels, index=revenue.index, name="abc_class")
+
+
 def unit_costs(demand: pd.DataFrame, days: int = 91) -> pd.DataFrame:
     """Median selling price over each item's last `days` open days with sales.
 

@@ -24,7 +24,7 @@ every metric result's labels (`metric_value_location.metric.params`), which the 
 tell apart; the panels select versions by those labels. Tags and metadata are set as well.
 
 The custom metrics subclass Evidently's base classes, which cost about 15 s to import, so they
-are built on first use (`_evidently_metrics`): writing metric rows never imports Evidently.
+are built on first use (`custom_metrics`): writing metric rows never imports Evidently.
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def read_metrics(path: Path | None = None, job: str | None = None) -> pd.DataFra
 
 
 @cache
-def _evidently_metrics() -> SimpleNamespace:
+def custom_metrics() -> SimpleNamespace:
     """Define the custom Evidently metrics once, on first use (Evidently is slow to import)."""
     from evidently.core.metric_types import SingleValueCalculation, SingleValueMetric
 
@@ -236,7 +236,25 @@ def _evidently_metrics() -> SimpleNamespace:
         def display_name(self) -> str:
             return self.metric.figure.replace("_", " ")
 
-    return SimpleNamespace(PredictionKS=PredictionKS, ChurnScore=ChurnScore)
+    class DemandFigure(SingleValueMetric):
+        """One figure of one segment of a demand window (`monitoring.demand.segment_figure`)."""
+
+        figure: str
+        segment: str
+
+    class DemandFigureCalculation(SingleValueCalculation[DemandFigure]):
+        def calculate(self, context: Any, current_data: Any, reference_data: Any) -> Any:
+            from retail_mlops.monitoring.demand import segment_figure
+
+            frame = current_data.as_dataframe()
+            return self.result(segment_figure(frame, self.metric.segment, self.metric.figure))
+
+        def display_name(self) -> str:
+            return f"{self.metric.figure.replace('_', ' ')} ({self.metric.segment})"
+
+    return SimpleNamespace(
+        PredictionKS=PredictionKS, ChurnScore=ChurnScore, DemandFigure=DemandFigure
+    )
 
 
 def prediction_report(
@@ -263,7 +281,7 @@ def prediction_report(
     from evidently import BinaryClassification, DataDefinition, Dataset, Report
     from evidently.presets import ClassificationPreset
 
-    custom = _evidently_metrics()
+    custom = custom_metrics()
     for name, frame in (("current", current), ("reference", reference)):
         if frame is not None and prediction not in frame.columns:
             raise DataError(f"{name} scores lack column {prediction!r}")
@@ -385,6 +403,7 @@ def add_window(
     run_id: str = "",
     source: str = "batch",
     extra_metadata: Mapping[str, str] | None = None,
+    panels: Sequence[PanelSpec] | None = None,
 ) -> str:
     """Store a window's reports as one snapshot at `window_end`, replacing any of the same key.
 
@@ -429,7 +448,7 @@ def add_window(
             workspace.delete_run(project_id, snapshot_id)
         else:
             kept.append((snapshot_id, metadata))
-    update_dashboard(workspace, project_id, kept)
+    update_dashboard(workspace, project_id, kept, panels)
     return str(ref.id)
 
 
@@ -459,7 +478,8 @@ def list_windows(workspace: Workspace, project_id: Any) -> pd.DataFrame:
 
 
 # (tab, title, Evidently metric type, labels that pick the series out of the metric's values)
-PANELS: tuple[tuple[str, str, str, dict[str, str]], ...] = (
+PanelSpec = tuple[str, str, str, dict[str, str]]
+PANELS: tuple[PanelSpec, ...] = (
     ("Drift", "Share of drifted features", "DriftedColumnsCount", {"value_type": "share"}),
     ("Drift", "Prediction KS statistic", "PredictionKS", {}),
     ("Performance", "ROC AUC", "RocAuc", {}),
@@ -479,6 +499,7 @@ def update_dashboard(
     workspace: Workspace,
     project_id: Any,
     windows: Sequence[tuple[Any, Mapping[str, Any]]] | None = None,
+    panels: Sequence[PanelSpec] | None = None,
 ) -> DashboardModel:
     """Rebuild the project's dashboard: one line per (job, model version) in each panel.
 
@@ -491,6 +512,7 @@ def update_dashboard(
         project_id: The project.
         windows: (snapshot id, metadata) of every snapshot, if the caller has them already
             (reading them costs about 0.3 s a snapshot); read from the workspace otherwise.
+        panels: The panels (default: the churn project's `PANELS`).
     """
     from evidently.sdk.models import DashboardModel, DashboardTabModel, PanelMetric
     from evidently.sdk.panels import line_plot_panel
@@ -503,8 +525,8 @@ def update_dashboard(
     series = sorted(first_seen, key=lambda s: (first_seen[s], s))
     jobs = {job for job, _ in series}
     tabs: dict[str, list[Any]] = {}
-    panels = []
-    for tab, title, metric, labels in PANELS:
+    built = []
+    for tab, title, metric, labels in PANELS if panels is None else panels:
         values = [
             PanelMetric(
                 legend=f"model {version}" if len(jobs) == 1 else f"{job}: model {version}",
@@ -516,14 +538,14 @@ def update_dashboard(
         ]
         panel = line_plot_panel(title, values, size="half")
         panel.id = uuid.uuid5(_DASHBOARD_NS, f"panel:{title}")
-        panels.append(panel)
+        built.append(panel)
         tabs.setdefault(tab, []).append(panel.id)
     dashboard = DashboardModel(
         tabs=[
             DashboardTabModel(id=uuid.uuid5(_DASHBOARD_NS, f"tab:{t}"), title=t, panels=ids)
             for t, ids in tabs.items()
         ],
-        panels=panels,
+        panels=built,
     )
     workspace.save_dashboard(project_id, dashboard)
     return dashboard
