@@ -27,14 +27,20 @@ PIPELINES = {
     "demand_forecasting": "pipelines.demand_forecasting",
     "deployment": "pipelines.deployment",
     "churn_monitoring": "pipelines.churn_monitoring",
+    "demand_monitoring": "pipelines.demand_monitoring",
 }
-MAIN_FLOW = [
-    "feature_materialization",
-    "churn_training",
-    "churn_batch_inference",
-    "demand_forecasting",
-    "deployment",
-    "churn_monitoring",  # the window holding the batch scores above
+# A forecast made as if it were this day: its days have passed by the end of the data, so the
+# main flow's demand_monitoring has a served forecast to judge on what really sold.
+PAST_FORECAST_UNTIL = "2011-11-01"
+MAIN_FLOW: list[tuple[str, dict[str, Any] | None]] = [
+    ("feature_materialization", None),
+    ("churn_training", None),
+    ("churn_batch_inference", None),
+    ("demand_forecasting", {"until": PAST_FORECAST_UNTIL}),  # first: deployment serves the newest
+    ("demand_forecasting", None),
+    ("deployment", None),
+    ("churn_monitoring", None),  # the window holding the batch scores above
+    ("demand_monitoring", None),  # the past forecast against the sales since
 ]
 
 EXAMPLES = """
@@ -244,48 +250,55 @@ def cli() -> None:
     """Entry point."""
 
 
+# Options a pipeline's command takes beside --config and --no-cache: (flag, parameter, help);
+# the flags in DATE_OPTIONS take a date.
+PIPELINE_OPTIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "demand_forecasting": (
+        ("--until", "until", "Forecast as if it were this day (later sales left out)."),
+    ),
+    "churn_monitoring": (
+        ("--as-of", "as_of", "The window's end (exclusive), e.g. 2011-06-01; default: config's."),
+    ),
+    "demand_monitoring": (
+        ("--as-of", "as_of", "Actual sales known before this day; default: the config's."),
+        ("--forecast-run", "forecast_run", "The forecasting run to judge (name or id)."),
+    ),
+}
+DATE_OPTIONS = {"--as-of", "--until"}
+
+
 def _pipeline_command(name: str) -> None:
-    @cli.command(name=name, help=f"Run the {name} pipeline (default config configs/{name}.yaml).")
-    @click.option(
+    options = PIPELINE_OPTIONS.get(name, ())
+
+    def command(config: str | None, no_cache: bool, **values: Any) -> None:
+        parameters = {}
+        for flag, parameter, _ in options:
+            value = values.get(parameter)
+            if value is not None:
+                parameters[parameter] = value.date().isoformat() if flag in DATE_OPTIONS else value
+        try:
+            run_pipeline(name, config, no_cache, parameters or None)
+        except Exception as exc:
+            _fail(exc, name)
+
+    for flag, parameter, text in reversed(options):
+        kind = click.DateTime(formats=["%Y-%m-%d"]) if flag in DATE_OPTIONS else str
+        command = click.option(flag, parameter, type=kind, default=None, help=text)(command)
+    command = click.option("--no-cache", is_flag=True, help="Re-run every step.")(command)
+    command = click.option(
         "--config",
         type=click.Path(dir_okay=False),
         default=None,
         help="Pipeline YAML (e.g. the .dev variant).",
+    )(command)
+    cli.command(name=name, help=f"Run the {name} pipeline (default config configs/{name}.yaml).")(
+        command
     )
-    @click.option("--no-cache", is_flag=True, help="Re-run every step.")
-    def command(config: str | None, no_cache: bool) -> None:
-        try:
-            run_pipeline(name, config, no_cache)
-        except Exception as exc:
-            _fail(exc, name)
 
 
 for _name in PIPELINES:
-    if _name not in ("deployment", "churn_monitoring"):  # their own commands below
+    if _name != "deployment":  # its own command below
         _pipeline_command(_name)
-
-
-@cli.command(
-    name="churn_monitoring",
-    help="Monitor one window of churn scores (batch and served) up to --as-of "
-    "(default config configs/churn_monitoring.yaml).",
-)
-@click.option("--config", type=click.Path(dir_okay=False), default=None)
-@click.option(
-    "--as-of",
-    "as_of",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    default=None,
-    help="The window's end (exclusive), e.g. 2011-06-01; default: the config's.",
-)
-@click.option("--no-cache", is_flag=True, help="Re-run every step.")
-def churn_monitoring(config: str | None, as_of: Any, no_cache: bool) -> None:
-    """Run churn_monitoring, the window ending at `--as-of`."""
-    parameters = {"as_of": as_of.date().isoformat()} if as_of else None
-    try:
-        run_pipeline("churn_monitoring", config, no_cache, parameters)
-    except Exception as exc:
-        _fail(exc, "churn_monitoring")
 
 
 @cli.command(
@@ -296,10 +309,10 @@ def churn_monitoring(config: str | None, as_of: Any, no_cache: bool) -> None:
 @click.option("--no-cache", is_flag=True)
 def main(dev: bool, no_cache: bool) -> None:
     """Run every pipeline of the main flow and say where to look."""
-    for name in MAIN_FLOW:
+    for name, parameters in MAIN_FLOW:
         cfg = ROOT / "configs" / f"{name}{'.dev' if dev else ''}.yaml"
         try:
-            run_pipeline(name, str(cfg), no_cache)
+            run_pipeline(name, str(cfg), no_cache, parameters)
         except Exception as exc:
             _fail(exc, name)
     click.echo(where_to_look())

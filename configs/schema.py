@@ -34,6 +34,7 @@ from retail_mlops.forecasting.global_model import GlobalParams
 from retail_mlops.forecasting.prophet import ProphetShardParams
 from retail_mlops.ingest.sources import Source
 from retail_mlops.inventory.policy import InventoryParams
+from retail_mlops.monitoring.demand import DemandGateParams
 from retail_mlops.monitoring.drift import DriftGateParams, DriftReportParams
 from retail_mlops.monitoring.window import WINDOW_DAYS, GatherWindowParams, WindowGateParams
 from retail_mlops.paths import PROJECT_ROOT
@@ -87,11 +88,14 @@ class DemandForecastingParams(_Strict):
     min_prophet_days: int = Field(default=200, ge=2, description="Selling days for a Prophet")
     country: str = Field(default="UK", description="Public holidays")
     prophet_n_jobs: int = Field(default=2, ge=1, description="Processes per Prophet shard")
+    until: dt.date | None = Field(default=None, description="Forecast as if it were this day")
 
     @model_validator(mode="after")
     def _increasing(self) -> DemandForecastingParams:
         if list(self.origins) != sorted(set(self.origins)):
             raise ValueError("origins must be distinct and increasing")
+        if self.until is not None and self.origins[-1] + dt.timedelta(self.horizon) > self.until:
+            raise ValueError("the last origin's backtest needs its horizon before until")
         return self
 
 
@@ -117,6 +121,42 @@ class ChurnMonitoringParams(_Strict):
     window_days: int = Field(default=WINDOW_DAYS, ge=1)
 
 
+class ScheduleConfig(_Strict):
+    """`schedule:` of a run config: the keys of ZenML's `Schedule` (ZenML checks the values).
+
+    Only a schedulable orchestrator takes it: ZenML 0.98's local orchestrator refuses any run
+    with a schedule, so a schedule lives in a stack's own variant (`<pipeline>.kubeflow.yaml`).
+    """
+
+    name: str | None = None
+    cron_expression: str | None = None
+    start_time: dt.datetime | None = None
+    end_time: dt.datetime | None = None
+    interval_second: float | None = Field(default=None, gt=0)
+    catchup: bool = False
+    run_once_start_time: dt.datetime | None = None
+
+    @model_validator(mode="after")
+    def _when(self) -> ScheduleConfig:
+        if not (
+            self.cron_expression
+            or (self.start_time and self.interval_second)
+            or self.run_once_start_time
+        ):
+            raise ValueError(
+                "needs cron_expression, start_time with interval_second, or run_once_start_time"
+            )
+        return self
+
+
+class DemandMonitoringParams(_Strict):
+    """`parameters:` of demand_monitoring."""
+
+    source: Source
+    as_of: dt.date
+    forecast_run: str | None = Field(default=None, description="The forecasting run to judge")
+
+
 PIPELINE_PARAMS: dict[str, type[BaseModel]] = {
     "churn_training": ChurnTrainingParams,
     "churn_batch_inference": ChurnBatchInferenceParams,
@@ -126,6 +166,7 @@ PIPELINE_PARAMS: dict[str, type[BaseModel]] = {
     "demand_forecasting": DemandForecastingParams,
     "deployment": DeploymentParams,
     "churn_monitoring": ChurnMonitoringParams,
+    "demand_monitoring": DemandMonitoringParams,
 }
 # Every step of every pipeline, by function name: the model of its tunable parameters.
 STEP_PARAMS: dict[str, type[BaseModel]] = {
@@ -154,6 +195,11 @@ STEP_PARAMS: dict[str, type[BaseModel]] = {
     "evaluate_window": DriftReportParams,
     "record_window": NoParams,
     "gate_window": WindowGateParams,
+    # demand monitoring windows
+    "gather_served_forecast": NoParams,
+    "evaluate_demand_window": NoParams,
+    "record_demand_window": NoParams,
+    "gate_demand_window": DemandGateParams,
     # in-warehouse scoring
     "load_warehouse": NoParams,
     "score_in_warehouse": WarehouseScoringParams,
@@ -182,7 +228,16 @@ STEP_INVOCATIONS: dict[str, str] = {
     "deploy_demand_bento": "deploy_bento",
 }
 _NUMBERED = re.compile(r"^(?P<step>[a-z_]+?)_\d+$")  # forecast_prophet_shard_0, _1, ...
-TOP_KEYS = {"settings", "model", "parameters", "steps", "extra", "enable_cache", "run_name"}
+TOP_KEYS = {
+    "settings",
+    "model",
+    "parameters",
+    "steps",
+    "extra",
+    "enable_cache",
+    "run_name",
+    "schedule",
+}
 STEP_KEYS = {
     "parameters",
     "settings",
@@ -241,6 +296,14 @@ def validate_config(raw: dict[str, Any], pipeline: str, origin: str) -> None:
         PIPELINE_PARAMS[pipeline](**(raw.get("parameters") or {}))
     except ValidationError as exc:
         raise schema_error(origin, exc, prefix="parameters.") from exc
+    if "schedule" in raw:
+        if not isinstance(raw["schedule"], dict):
+            raise DataError(f"{origin}: schedule: expected a mapping")
+        try:
+            ScheduleConfig(**raw["schedule"])
+        except ValidationError as exc:
+            where = "schedule." if exc.errors()[0]["loc"] else "schedule"
+            raise schema_error(origin, exc, prefix=where) from exc
     for key, step_cfg in (raw.get("steps") or {}).items():
         model = step_model(key)
         if model is None:

@@ -25,6 +25,7 @@ def demand_forecasting(
     min_prophet_days: int = 200,
     country: str = "UK",
     prophet_n_jobs: int = 2,
+    until: str | None = None,
 ) -> None:
     """Forecast daily units per item and recommend stock levels.
 
@@ -50,9 +51,11 @@ def demand_forecasting(
         min_prophet_days: Fewest selling days for an item to get a Prophet model.
         country: Public holidays (Prophet and the open calendar).
         prophet_n_jobs: Processes per Prophet shard.
+        until: Forecast as if it were this day (sales from it on are left out), so that
+            demand_monitoring can later judge the forecast on what sold; default: all data.
     """
     raw = load_transactions(source=source)
-    demand, _quarantine = build_daily_demand(raw)
+    demand, _quarantine = build_daily_demand(raw, until=until)
     items, item_hash = compute_item_features(demand)
     item_table = write_feature_table(
         items, item_hash, view="item_daily_features", id="write_item_features"

@@ -52,7 +52,7 @@ def feature_materialization(
     customer_table = write_feature_table(
         customers, customer_hash, view="customer_features", id="write_customer_features"
     )
-    demand, _demand_quarantine = build_daily_demand(raw)
+    demand, _demand_quarantine = build_daily_demand(raw, until=None)
     items, item_hash = compute_item_features(demand)
     item_table = write_feature_table(
         items, item_hash, view="item_daily_features", id="write_item_features"

@@ -58,6 +58,14 @@ class A(StrEnum):
     WINDOW_SNAPSHOTS = "window_snapshots"
     WINDOW_REPORT = "window_report"
     MONITORING_DECISION = "monitoring_decision"
+    # demand_monitoring
+    SERVED_FORECAST = "served_forecast"
+    SERVED_RECOMMENDATIONS = "served_recommendations"
+    SERVED_FORECAST_RUN = "served_forecast_run"
+    DEMAND_WINDOW_FIGURES = "demand_window_figures"
+    DEMAND_WINDOW_SNAPSHOT = "demand_window_snapshot"
+    DEMAND_WINDOW_REPORT = "demand_window_report"
+    DEMAND_DECISION = "demand_decision"
     # churn_warehouse_scoring
     WAREHOUSE_LOAD = "warehouse_load"
     WAREHOUSE_SCORES = "warehouse_scores"

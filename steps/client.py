@@ -6,7 +6,7 @@ beside the steps, and hands plain values to the library.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -20,6 +20,7 @@ from retail_mlops.registry import MLFLOW_VERSION_KEY, promote, rollback
 if TYPE_CHECKING:
     from zenml.models import PipelineRunResponse
 
+    from retail_mlops.monitoring.gate import Alert
     from retail_mlops.serving.demand import DemandRelease
     from retail_mlops.serving.release import ChurnRelease
 
@@ -214,6 +215,99 @@ def latest_demand_release(
     recommendations, params = _run_output(source, A.INVENTORY_RECOMMENDATIONS)
     policy = policy_defaults({**params, **(demand or {})})
     return import_demand_tables(forecast, recommendations, str(source.id), policy=policy)
+
+
+def served_demand_forecast(
+    as_of: str, run: str | None = None, pipeline: str = DEMAND_PIPELINE
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The forecast and inventory policy of the newest forecasting run made before `as_of`.
+
+    "Made before": the run's daily demand ends before `as_of` (its `last_day` metadata), so
+    at least its first forecast day may have actual sales by then. A run on the data up to
+    today forecasts days with no actuals yet and is passed over.
+
+    Returns:
+        The run's `demand_forecast`, its `inventory_recommendations`, and what the monitoring
+        needs of the run: id, name, model version, last day, lead time.
+
+    Raises:
+        DataError: If there is no such completed run (or `run` is not one).
+    """
+    from zenml.client import Client
+    from zenml.enums import ExecutionStatus
+
+    from retail_mlops.inventory.policy import PolicyParams
+
+    cut = pd.Timestamp(as_of)
+    if run:
+        candidates = [_source_run(pipeline, run)]
+    else:
+        try:
+            candidates = list(
+                Client()
+                .list_pipeline_runs(
+                    pipeline=pipeline,
+                    status=ExecutionStatus.COMPLETED.value,
+                    sort_by="desc:created",
+                    size=100,
+                    hydrate=True,
+                )
+                .items
+            )
+        except KeyError:
+            candidates = []
+    for source in candidates:
+        last_day = _last_demand_day(source)
+        if last_day is None or last_day >= cut:
+            continue
+        forecast, _ = _run_output(source, A.DEMAND_FORECAST)
+        recommendations, params = _run_output(source, A.INVENTORY_RECOMMENDATIONS)
+        version = source.model_version.number if source.model_version is not None else None
+        info = {
+            "run_id": str(source.id),
+            "run_name": source.name,
+            "model_version": str(version) if version is not None else str(source.id)[:8],
+            "last_day": str(last_day.date()),
+            "lead_time_days": float(params.get("lead_time_days", PolicyParams().lead_time_days)),
+        }
+        return forecast, recommendations, info
+    if run:
+        raise DataError(
+            f"run {run} forecasts from data up to {as_of} or later: nothing to judge yet"
+        )
+    raise DataError(
+        f"no completed {pipeline} run on data before {cut.date()}: run "
+        f"`run.py {pipeline} --until <day>` for a forecast whose days have passed"
+    )
+
+
+def _last_demand_day(run: PipelineRunResponse) -> pd.Timestamp | None:
+    """The last day of a forecasting run's daily demand (its artifact's metadata)."""
+    for step_run in run.steps.values():
+        versions = step_run.outputs.get(A.DAILY_DEMAND)
+        if versions:
+            day = versions[0].run_metadata.get("last_day")
+            return pd.Timestamp(str(day)) if day else None
+    return None
+
+
+# --- alerts ------------------------------------------------------------------------------------
+
+
+def send_alerts(pipeline: str, alerts: Sequence[Alert]) -> None:
+    """Log every alert, and post it through the active stack's alerter when it has one.
+
+    The caller saves its alert state afterwards, so an alert that failed to go out stays new.
+    """
+    from zenml.client import Client
+    from zenml.logger import get_logger
+
+    logger = get_logger(__name__)
+    alerter = Client().active_stack.alerter
+    for alert in alerts:
+        logger.warning("MONITORING ALERT (%s, %s): %s", alert.event, alert.level, alert.message)
+        if alerter is not None:
+            alerter.post(f"{pipeline}: {alert.message}")
 
 
 # --- runs a killed process left behind ---------------------------------------------------------

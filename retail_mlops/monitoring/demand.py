@@ -23,17 +23,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from retail_mlops.config import Params
 from retail_mlops.errors import DataError
 from retail_mlops.forecasting.demand import Panel
 from retail_mlops.forecasting.metrics import metric_table, naive_scale
 from retail_mlops.forecasting.naive import seasonal_naive
 from retail_mlops.inventory.policy import abc_classes, replay
-from retail_mlops.monitoring.history import MetricRow, PanelSpec, metric_rows
+from retail_mlops.monitoring.gate import Alert, AlertState, Decision, MonitoringGateParams, decide
+from retail_mlops.monitoring.history import (
+    MetricRow,
+    PanelSpec,
+    add_window,
+    get_or_create_project,
+    metric_rows,
+    metrics_db_path,
+    open_workspace,
+    workspace_path,
+    write_metrics,
+)
+from retail_mlops.monitoring.window import RecordedWindow
+
+if TYPE_CHECKING:
+    from evidently.core.report import Snapshot
 
 JOB = "demand_forecast"
 PROJECT_NAME = "demand_monitoring"
@@ -393,7 +410,7 @@ PANELS: tuple[PanelSpec, ...] = (
 )
 
 
-def demand_report(rows: pd.DataFrame, replayed: pd.DataFrame, segments: list[str]) -> Any:
+def demand_report(rows: pd.DataFrame, replayed: pd.DataFrame, segments: list[str]) -> Snapshot:
     """The window's Evidently snapshot: every figure of every segment, computed by Evidently.
 
     Two reports merged into one snapshot: the accuracy figures over the rows, the inventory
@@ -420,3 +437,81 @@ def demand_report(rows: pd.DataFrame, replayed: pd.DataFrame, segments: list[str
         )
         parts.append(inventory.run(current_data=Dataset.from_pandas(replayed)))
     return merge_snapshots(parts)
+
+
+# --- recording and the gate ---------------------------------------------------------------------
+
+_GATE = MonitoringGateParams.model_fields  # one home for the limits: the monitoring gate's
+
+
+class DemandGateParams(Params):
+    """When a demand window asks for retraining: the demand subset of the monitoring gate."""
+
+    # the FieldInfo itself (default, bounds, description); mypy sees a FieldInfo, not a float
+    max_wape_ratio: float = _GATE["max_wape_ratio"]  # type: ignore[assignment]
+    worse_margin: float = _GATE["worse_margin"]  # type: ignore[assignment]
+
+    def monitoring(self) -> MonitoringGateParams:
+        """The same limits as the library gate's parameters."""
+        return MonitoringGateParams(**self.model_dump())
+
+
+def record_demand_window(
+    window: DemandWindow,
+    snapshot: Snapshot,
+    *,
+    metrics_db: Path | None = None,
+    workspace_dir: Path | None = None,
+    monitor_run_id: str = "",
+) -> RecordedWindow:
+    """Write the window's rows and its snapshot (the `demand_monitoring` project).
+
+    A re-run of the same forecast and window replaces both, as for churn windows.
+    """
+    db = metrics_db or metrics_db_path()
+    rows = write_metrics(window.metric_rows(), db)
+    folder = workspace_dir or workspace_path()
+    workspace = open_workspace(folder)
+    project = get_or_create_project(
+        workspace,
+        PROJECT_NAME,
+        description="Served demand forecasts against actual sales: WAPE, bias and value added "
+        "over seasonal naive per horizon and ABC class, and the stock-outs of the policy",
+    )
+    snapshot_id = add_window(
+        workspace,
+        project.id,
+        [snapshot],
+        job=JOB,
+        window_start=window.window_start,
+        window_end=window.window_end,
+        model_version=window.model_version,
+        run_id=window.run_id,
+        source=SOURCE,
+        extra_metadata={"monitor_run_id": monitor_run_id},
+        panels=PANELS,
+    )
+    return RecordedWindow(rows, {ALL: snapshot_id}, db, folder)
+
+
+def gate_demand_window(
+    window: DemandWindow, params: DemandGateParams, state: AlertState
+) -> tuple[Decision, list[Alert]]:
+    """Judge the window's WAPE against seasonal naive's on the same days; fold it into `state`.
+
+    Returns:
+        The decision (`ok`, or `retrain` when the served forecast is worse than naive by more
+        than the limit) and the alerts to send (a standing breach alerts once).
+    """
+    figures = window.segments.get(ALL, {})
+    wape, naive = figures.get("wape"), figures.get("naive_wape")
+    measurable = wape is not None and naive is not None and wape == wape and naive > 0
+    decision = decide(
+        params.monitoring(),
+        wape=wape if measurable else None,
+        naive_wape=naive if measurable else None,
+    )
+    if not measurable:
+        decision.reasons.append("no units sold on the judged days: WAPE not measurable")
+    alerts = state.update(JOB, decision, window.window_end, params.worse_margin)
+    return decision, alerts

@@ -53,9 +53,7 @@ def gate_window(
     Raises:
         DataError: If the alert state file is not one this gate wrote.
     """
-    from zenml.client import Client
-
-    from steps.client import zenml_version_for
+    from steps.client import send_alerts, zenml_version_for
 
     params = WindowGateParams.of(locals())
     result = WindowResult.from_dict(figures)
@@ -74,11 +72,7 @@ def gate_window(
         decision.action.upper(),
         "".join(f"\n  - {r}" for r in decision.reasons),
     )
-    alerter = Client().active_stack.alerter
-    for alert in decision.alerts:
-        logger.warning("MONITORING ALERT (%s, %s): %s", alert.event, alert.level, alert.message)
-        if alerter is not None:
-            alerter.post(f"churn_monitoring: {alert.message}")
+    send_alerts("churn_monitoring", decision.alerts)
     state.save(alert_state_path())  # after sending: an alert that failed to go out stays new
     doc = decision.to_dict()
     log_metadata(
