@@ -565,11 +565,34 @@ def monitor(
                     run_id_name_or_prefix=str(watch.id),
                 )
                 row["retrained"] = f"{cutoffs['test_cutoff']}: {_promotion_word(promotion)}"
+                if isinstance(promotion, dict) and promotion.get("promoted"):
+                    row["retrained"] += _redeploy_churn(configs["deployment"], trained)
             rows.append(row)
             click.echo(_monitor_line(row))
     except Exception as exc:
         _fail(exc)
     click.echo(pd.DataFrame(rows).to_string(index=False))
+
+
+def _redeploy_churn(config: str, trained: Any) -> str:
+    """Serve a newly promoted champion: the churn deployment again, if the service is running.
+
+    The running service's release names its models, so a new champion needs a new Bento; the
+    deployment pipeline builds it and replaces the service only once the new one answers. No
+    running service: nothing to do (the next `run.py deployment` serves the new champion).
+    """
+    from zenml import log_metadata
+
+    from retail_mlops.deploy.process import current
+
+    if current("churn") is None:  # none recorded, or its server is gone
+        return ""
+    deployed = run_pipeline("deployment", config, True, {"services": ["churn"]})
+    log_metadata(
+        metadata={"redeployed": {"deployment_run": str(deployed.id), "service": "churn"}},
+        run_id_name_or_prefix=str(trained.id),
+    )
+    return "; churn service redeployed"
 
 
 def _output(run: Any, step: str, name: str) -> Any:
@@ -693,18 +716,7 @@ def deployment(config: str | None, do_rollback: bool, service: str | None) -> No
                 click.echo(f"{name}: rolled back to {dep.target} at {dep.url}")
             return
         if service:
-            import tempfile
-
-            import yaml
-
-            from configs.schema import load_config
-
-            raw = load_config(Path(config or ROOT / "configs" / "deployment.yaml"))
-            raw["parameters"]["services"] = services
-            with tempfile.TemporaryDirectory() as tmp:
-                one = Path(tmp) / "deployment.yaml"
-                one.write_text(yaml.safe_dump(raw))
-                run_pipeline("deployment", str(one), no_cache=True)
+            run_pipeline("deployment", config, True, {"services": services})
         else:
             run_pipeline("deployment", config, no_cache=True)
     except Exception as exc:
