@@ -21,7 +21,8 @@ def churn_monitoring(source: dict[str, Any], as_of: str, window_days: int = WIND
     2. load_champion_model: the champion's training features and scores (the reference)
     3. load_transactions / validate_transactions: the invoice lines (features and outcomes)
     4. evaluate_window: per source, variant and model version: prediction KS, feature drift
-       (batch only: the log holds no features) and, once the horizon has passed, performance
+       (batch features recomputed, served ones as the log recorded them) and, once the
+       horizon has passed, performance
     5. record_window: rows into `monitoring_metrics`, snapshots into the Evidently project
        `churn_monitoring` at the window's end, figures as run metadata, the report as HTML
     6. gate_window: ok / warn / retrain with reasons; new, worse or cleared breaches alert
