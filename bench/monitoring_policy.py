@@ -76,7 +76,6 @@ def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def starting_champion(home: Path, dev: bool, as_of: str) -> dict[str, str]:
     """Train the champion as of `as_of` in `home`; return its cutoffs."""
-    sys.path.insert(0, str(ROOT))
     from configs.schema import load_config
     from run import _retrain_cutoffs
 

@@ -117,7 +117,7 @@ class ChurnMonitoringParams(_Strict):
     """`parameters:` of churn_monitoring."""
 
     source: Source
-    as_of: dt.date
+    as_of: dt.date | Literal["today"]  # today: the day the run starts (a scheduled run)
     window_days: int = Field(default=WINDOW_DAYS, ge=1)
 
 
@@ -153,7 +153,7 @@ class DemandMonitoringParams(_Strict):
     """`parameters:` of demand_monitoring."""
 
     source: Source
-    as_of: dt.date
+    as_of: dt.date | Literal["today"]  # today: the day the run starts (a scheduled run)
     forecast_run: str | None = Field(default=None, description="The forecasting run to judge")
 
 

@@ -31,7 +31,7 @@ def demand_monitoring(source: dict[str, Any], as_of: str, forecast_run: str | No
 
     Args:
         source: Where the invoice lines come from (the actual sales).
-        as_of: Sales on or after this day are not known yet.
+        as_of: Sales on or after this day are not known yet (a date, or `today`).
         forecast_run: The forecasting run to judge instead of the newest fitting one.
     """
     forecast, recommendations, served = gather_served_forecast(
@@ -39,8 +39,6 @@ def demand_monitoring(source: dict[str, Any], as_of: str, forecast_run: str | No
     )
     raw = load_transactions(source=source, after="gather_served_forecast")
     demand, _quarantine = build_daily_demand(raw, until=None)  # every sale known by now
-    figures, snapshot = evaluate_demand_window(
-        demand, forecast, recommendations, served, as_of=as_of
-    )
+    figures, snapshot = evaluate_demand_window(demand, forecast, recommendations, served)
     record_demand_window(figures, snapshot)
     gate_demand_window(figures, after="record_demand_window")

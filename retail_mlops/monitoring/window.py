@@ -86,6 +86,7 @@ from retail_mlops.monitoring.performance import (
 from retail_mlops.monitoring.retention import QuarantinedPart, read_log_safe
 from retail_mlops.paths import state_dir
 from retail_mlops.serving.predlog import COLUMNS as LOG_COLUMNS
+from retail_mlops.serving.predlog import now_utc
 
 if TYPE_CHECKING:
     from evidently.core.report import Snapshot
@@ -171,6 +172,26 @@ def previous_window_end(
     ends = pd.to_datetime(table.loc[table["job"].map(is_window_job), "window_end"])
     earlier = ends[ends < pd.Timestamp(end)]
     return None if earlier.empty else pd.Timestamp(earlier.max())
+
+
+TODAY = "today"  # an `as_of` resolved when the run starts: a scheduled run's window moves on
+
+
+def resolve_as_of(as_of: str) -> str:
+    """`as_of` as a date: the given one, or the UTC date the run starts for `today`.
+
+    A schedule fixes a pipeline's parameters when it is created, so a scheduled monitoring
+    run names `today` to monitor the window that ends when it runs, not the same one again.
+
+    Raises:
+        DataError: If `as_of` is neither a date nor `today`.
+    """
+    if as_of == TODAY:
+        return str(now_utc().date())
+    try:
+        return str(pd.Timestamp(as_of).date())
+    except ValueError as exc:
+        raise DataError(f"as_of must be a date (YYYY-MM-DD) or {TODAY!r}, got {as_of!r}") from exc
 
 
 def window_bounds(

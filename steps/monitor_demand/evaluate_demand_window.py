@@ -20,7 +20,6 @@ def evaluate_demand_window(
     forecast: pd.DataFrame,
     recommendations: pd.DataFrame,
     served: dict[str, Any],
-    as_of: str,
 ) -> tuple[
     Annotated[dict[str, Any], A.DEMAND_WINDOW_FIGURES],
     Annotated[str, A.DEMAND_WINDOW_SNAPSHOT],
@@ -31,8 +30,8 @@ def evaluate_demand_window(
         demand: Daily demand of the monitoring run's data (history and actuals).
         forecast: The served `demand_forecast`.
         recommendations: The served `inventory_recommendations`.
-        served: The forecasting run (`gather_served_forecast`).
-        as_of: Sales on or after this day are not known yet.
+        served: The forecasting run (`gather_served_forecast`), with the `as_of` it resolved:
+            sales on or after that day are not known yet.
 
     Returns:
         The window's figures per segment and its Evidently snapshot (JSON).
@@ -44,7 +43,7 @@ def evaluate_demand_window(
         forecast,
         recommendations,
         demand,
-        as_of,
+        served["as_of"],
         run_id=served["run_id"],
         model_version=served["model_version"],
         lead_time_days=served["lead_time_days"],

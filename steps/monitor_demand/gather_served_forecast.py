@@ -6,6 +6,7 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
+from retail_mlops.monitoring.window import resolve_as_of
 from retail_mlops.names import A
 
 logger = get_logger(__name__)
@@ -24,7 +25,7 @@ def gather_served_forecast(
     Never cached: which run is newest changes between runs with the same inputs.
 
     Args:
-        as_of: Actual sales before this day are known.
+        as_of: Actual sales before this day are known (a date, or `today`).
         forecast_run: A demand_forecasting run name or id instead of the newest fitting one.
 
     Returns:
@@ -36,7 +37,9 @@ def gather_served_forecast(
     """
     from steps.client import served_demand_forecast
 
-    forecast, recommendations, info = served_demand_forecast(as_of, forecast_run)
+    day = resolve_as_of(as_of)
+    forecast, recommendations, info = served_demand_forecast(day, forecast_run)
+    info["as_of"] = day  # the evaluation judges the days before it, whatever the clock says then
     logger.info(
         "judging run %s (data up to %s, model version %s): %d items",
         info["run_name"],

@@ -12,6 +12,7 @@ from retail_mlops.monitoring.window import (
     GatherWindowParams,
     churn_log_dir,
     predictions_db_path,
+    resolve_as_of,
 )
 from retail_mlops.monitoring.window import gather_window as gather
 from retail_mlops.names import CHAMPION, MODEL_NAME, A
@@ -36,7 +37,7 @@ def gather_window(
     """Bound the window, read its batch and served scores, and look up the churn horizon.
 
     Args:
-        as_of: The window's exclusive end.
+        as_of: The window's exclusive end (a date, or `today`: the day the run starts).
         window_days: The window's length when no earlier window is recorded.
         predictions_dir: Folder of predictions.duckdb; empty means `<state>/predictions`.
         log_dir: The churn service's predictions log; empty means its default folder.
@@ -54,7 +55,7 @@ def gather_window(
 
     params = GatherWindowParams.of(locals())
     data = gather(
-        as_of,
+        resolve_as_of(as_of),
         window_days,
         predictions_db=predictions_db_path(
             resolve(params.predictions_dir) if params.predictions_dir else ""

@@ -14,6 +14,12 @@ to the stack's registry.
 
 Writes DIR/<pipeline>.json: the IR path, the snapshot, ZenML's step dependencies, and the
 image (and, without --build, the Dockerfile and dockerignore the build would have used).
+
+A Kubeflow variant of a pipeline's config, `configs/<pipeline>.kubeflow.yaml` (a schedule,
+which the local orchestrator refuses), is compiled too, as `<pipeline>.kubeflow`, and written
+to DIR/<pipeline>.kubeflow.json. When the run has a schedule, ZenML's own upload code runs
+with a recording KFP client in place of a real one, so the record also holds the calls it
+made (`kfp_calls`: the experiment and the recurring run) and the ZenML schedule.
 """
 
 from __future__ import annotations
@@ -25,9 +31,11 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = PROJECT_ROOT / "configs"
 
 
 def pipeline_names() -> list[str]:
@@ -37,10 +45,50 @@ def pipeline_names() -> list[str]:
     )
 
 
+def variant_names() -> list[str]:
+    """Every Kubeflow variant of a pipeline's config, as `<pipeline>.kubeflow`."""
+    pipelines = set(pipeline_names())
+    found = sorted(p.name.removesuffix(".yaml") for p in CONFIGS.glob("*.kubeflow.yaml"))
+    return [v for v in found if v.split(".")[0] in pipelines]
+
+
 def config_for(name: str) -> Path:
-    """The pipeline's .dev config if it has one, else its main config."""
-    dev = PROJECT_ROOT / "configs" / f"{name}.dev.yaml"
-    return dev if dev.exists() else PROJECT_ROOT / "configs" / f"{name}.yaml"
+    """A variant's own file; else the pipeline's .dev config if it has one, else its main one."""
+    if "." in name:
+        return CONFIGS / f"{name}.yaml"
+    dev = CONFIGS / f"{name}.dev.yaml"
+    return dev if dev.exists() else CONFIGS / f"{name}.yaml"
+
+
+class RecordingKfpClient:
+    """Stands for `kfp.Client` in ZenML's upload code: records each call, reaches nothing."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def _record(self, method: str, **kwargs: Any) -> None:
+        self.calls.append(
+            {
+                "method": method,
+                **{k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in kwargs.items()},
+            }
+        )
+
+    def get_experiment(self, experiment_name: str, namespace: str | None = None) -> Any:
+        self._record("get_experiment", experiment_name=experiment_name, namespace=namespace)
+        raise ValueError(f"no experiment {experiment_name!r}")  # as kfp says on a fresh cluster
+
+    def create_experiment(self, name: str, namespace: str | None = None, **kwargs: Any) -> Any:
+        self._record("create_experiment", name=name, namespace=namespace, **kwargs)
+        return SimpleNamespace(experiment_id="recorded-experiment")
+
+    def create_recurring_run(self, **kwargs: Any) -> Any:
+        self._record("create_recurring_run", **kwargs)
+        return SimpleNamespace(recurring_run_id="recorded-recurring-run")
+
+    def create_run_from_pipeline_package(self, pipeline_file: str, **kwargs: Any) -> Any:
+        self._record("create_run_from_pipeline_package", pipeline_file=pipeline_file, **kwargs)
+        return SimpleNamespace(run_id="recorded-run")
 
 
 def main() -> None:
@@ -69,10 +117,21 @@ def main() -> None:
     submitted: dict[str, Any] = {}
     builds: list[dict[str, Any]] = []
 
+    upload = KubeflowOrchestrator._upload_and_run_pipeline
+
     def record_upload(
         self: KubeflowOrchestrator, snapshot: Any, pipeline_file_path: str, run_name: str
     ) -> None:
         submitted.update(snapshot=snapshot, ir_path=pipeline_file_path, run_name=run_name)
+        if snapshot.schedule is not None:
+            # ZenML's own code decides what a schedule sends to KFP; only the client records.
+            client = RecordingKfpClient()
+            self._get_kfp_client = lambda settings: client  # type: ignore[method-assign]
+            try:
+                upload(self, snapshot, pipeline_file_path, run_name)
+            finally:
+                del self._get_kfp_client
+            submitted["kfp_calls"] = client.calls
 
     KubeflowOrchestrator._upload_and_run_pipeline = record_upload  # type: ignore[method-assign,assignment]
 
@@ -97,13 +156,14 @@ def main() -> None:
         LocalImageBuilder.build = record_build  # type: ignore[method-assign,assignment]
 
     failed = False
-    for name in args.pipelines or pipeline_names():
+    for name in args.pipelines or [*pipeline_names(), *variant_names()]:
         config = config_for(name)
+        pipeline = name.split(".")[0]
         submitted.clear()
         t0 = time.monotonic()
         try:
-            pipe = getattr(importlib.import_module(f"pipelines.{name}"), name)
-            with run_config(config, name) as path:
+            pipe = getattr(importlib.import_module(f"pipelines.{pipeline}"), pipeline)
+            with run_config(config, pipeline) as path:
                 pipe.with_options(config_path=str(path))()
         except Exception:
             # One broken pipeline fails its own tests, not every pipeline's.
@@ -128,6 +188,16 @@ def main() -> None:
             # these are the builds of the whole session.
             "builds": list(builds),
         }
+        if snapshot.schedule is not None:
+            schedule = snapshot.schedule
+            record["schedule"] = {
+                "id": str(schedule.id),
+                "name": schedule.name,
+                "cron_expression": schedule.cron_expression,
+                "catchup": schedule.catchup,
+                "active": schedule.active,
+            }
+            record["kfp_calls"] = submitted.get("kfp_calls", [])
         (args.out / f"{name}.json").write_text(json.dumps(record, indent=2))
         print(f"compiled {name} in {record['compile_s']} s -> {record['ir_path']}")  # noqa: T201
     if not args.build:

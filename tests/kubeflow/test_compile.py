@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.kubeflow import ir
-from tests.kubeflow.compile_pipelines import PROJECT_ROOT, pipeline_names
+from tests.kubeflow.compile_pipelines import PROJECT_ROOT, pipeline_names, variant_names
 
 pytestmark = pytest.mark.kubeflow_compile
 
@@ -45,7 +45,7 @@ def test_lock_keeps_kfp_below_2_17() -> None:
     assert locked["kfp"] == installed, "the environment is not the lock's: run uv sync --frozen"
 
 
-@pytest.fixture(params=pipeline_names())
+@pytest.fixture(params=[*pipeline_names(), *variant_names()])
 def record(request: pytest.FixtureRequest, compiled: dict[str, dict[str, Any]]) -> dict[str, Any]:
     name = request.param
     assert name in compiled, f"pipeline {name} was not compiled"
@@ -135,3 +135,40 @@ def test_repeated_steps_stay_parallel(record: dict[str, Any]) -> None:
         assert len(shards) >= 2, f"one shard step only: {shards}"
         for a, b in itertools.combinations(shards, 2):
             assert ir.independent(edges, a, b), f"shards {a} and {b} are not parallel"
+
+
+def test_monitoring_is_scheduled_on_kubeflow(compiled: dict[str, dict[str, Any]]) -> None:
+    """churn_monitoring with its Kubeflow variant: a ZenML schedule and a KFP recurring run.
+
+    The IR itself has no schedule (KFP keeps it on the recurring run): ZenML registers the
+    schedule on its server and its upload code asks KFP for a recurring run of the compiled
+    IR with the cron, here answered by a recording client.
+    """
+    from configs.schema import load_config
+
+    name = "churn_monitoring.kubeflow"
+    assert name in variant_names(), "configs/churn_monitoring.kubeflow.yaml is compiled"
+    assert name in compiled, f"{name} was not compiled"
+    rec = compiled[name]
+    assert "error" not in rec, rec.get("error", "")[-3000:]
+    want = load_config(PROJECT_ROOT / "configs" / f"{name}.yaml")["schedule"]
+    cron = want["cron_expression"]
+    assert len(cron.split()) == 6, f"KFP's cron has six fields, seconds first: {cron!r}"
+    # the local configs stay schedule-free: the local orchestrator refuses a schedule
+    for local in ("churn_monitoring.yaml", "churn_monitoring.dev.yaml"):
+        assert "schedule" not in load_config(PROJECT_ROOT / "configs" / local), local
+
+    assert rec["schedule"]["cron_expression"] == cron
+    assert rec["schedule"]["catchup"] is want.get("catchup", False)
+    assert rec["schedule"]["active"] is True
+    calls = {c["method"]: c for c in rec["kfp_calls"]}
+    assert "create_run_from_pipeline_package" not in calls, "a scheduled run is no one-off run"
+    assert calls["create_experiment"]["name"] == "churn_monitoring"
+    recurring = calls["create_recurring_run"]
+    assert recurring["cron_expression"] == cron
+    assert recurring["pipeline_package_path"] == rec["ir_path"]
+    assert recurring["job_name"] == rec["run_name"]
+    assert recurring["no_catchup"] is not want.get("catchup", False)
+    assert recurring["experiment_id"] == "recorded-experiment"
+    # the same pipeline as the unscheduled compile: same steps, same edges
+    assert rec["upstream"] == compiled["churn_monitoring"]["upstream"]

@@ -477,3 +477,12 @@ def test_gate_params_are_the_monitoring_gates() -> None:
         "brier": 0.1,
     }
     assert W.champion_test_figures({"test_roc_auc": 0.8}) is None
+
+
+def test_as_of_today_is_the_day_the_run_starts_and_a_bad_one_is_one_error() -> None:
+    from retail_mlops.serving.predlog import now_utc
+
+    assert W.resolve_as_of("2011-06-01") == "2011-06-01"
+    assert W.resolve_as_of(W.TODAY) == str(now_utc().date())
+    with pytest.raises(DataError, match="as_of must be a date"):
+        W.resolve_as_of("next tuesday")
