@@ -2,7 +2,7 @@
 
 Runs churn_training's recipe without ZenML, with its rules unchanged: the clean lines, monthly
 cutoffs, 90-day horizon and active window of configs/churn_training.yaml (through
-bench.pipeline_overhead.churn_training_inputs), the same features (`build_churn_dataset`, the
+bench._churn.churn_recipe), the same features (`build_churn_dataset`, the
 direct path the tests hold equal to the Feast join), the time split of `split_churn_dataset`
 (the test cutoff alone is the test set, the last training cutoffs the early-stopping slice) and
 the step's TrainParams. On the test cutoff's customers it scores:
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -37,27 +36,7 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-# bench.pipeline_overhead points these at a fresh temporary folder when it is imported (its
-# own isolation); this benchmark writes no state and reads the project's cached data set.
-_ISOLATED_ENV = ("RETAIL_MLOPS_HOME", "ZENML_CONFIG_PATH")
 COLUMNS = ("roc_auc", "pr_auc", "brier", "log_loss")
-
-
-def training_inputs(config: dict) -> tuple[pd.DataFrame, list[pd.Timestamp], int, int]:
-    """`churn_training_inputs` of bench.pipeline_overhead, reading the user's data cache.
-
-    Without restoring the environment its import changes, every run would download the data
-    set again into a temporary folder.
-    """
-    saved = {name: os.environ.get(name) for name in _ISOLATED_ENV}
-    from bench.pipeline_overhead import churn_training_inputs
-
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    return churn_training_inputs(config)
 
 
 def quality(dev: bool) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
@@ -67,29 +46,12 @@ def quality(dev: bool) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
         `{model name: classification_metrics}` in table order, and the row counts, cutoffs,
         test churn rate and the model's best iteration.
     """
-    from configs.schema import load_config, step_params
+    from bench._churn import churn_recipe
     from retail_mlops.churn.metrics import classification_metrics
-    from retail_mlops.churn.model import (
-        LABEL,
-        RecencyBaseline,
-        TrainParams,
-        fit_xgb,
-        predict_churn,
-        split_by_time,
-    )
-    from retail_mlops.features.customer import FEATURE_COLUMNS, build_churn_dataset
+    from retail_mlops.churn.model import LABEL, RecencyBaseline, predict_churn
 
-    config = load_config(ROOT / "configs" / f"churn_training{'.dev' if dev else ''}.yaml")
-    params = config["parameters"]
-    lines, cutoffs, horizon, window = training_inputs(config)
-    data = build_churn_dataset(lines, cutoffs, horizon, window)
-    train, valid, test = split_by_time(
-        data, params["test_cutoff"], step_params(config, "split_churn_dataset").n_valid_cutoffs
-    )
-    features = list(FEATURE_COLUMNS)
-    model = fit_xgb(
-        train, valid, features, TrainParams(**step_params(config, "train_churn_model").model_dump())
-    )
+    recipe = churn_recipe(dev)
+    train, valid, test, model = recipe.train, recipe.valid, recipe.test, recipe.model
     y = test[LABEL].to_numpy()
     scores = {
         "xgboost": predict_churn(model, test),
@@ -101,8 +63,8 @@ def quality(dev: bool) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
         "rows": (len(train), len(valid), len(test)),
         "train_cutoffs": (train["cutoff"].min().date(), train["cutoff"].max().date()),
         "valid_cutoffs": (valid["cutoff"].min().date(), valid["cutoff"].max().date()),
-        "test_cutoff": pd.Timestamp(params["test_cutoff"]).date(),
-        "horizon": horizon,
+        "test_cutoff": pd.Timestamp(recipe.config["parameters"]["test_cutoff"]).date(),
+        "horizon": recipe.horizon,
         "test_churn_rate": float(y.mean()),
         "best_iteration": int(model.best_iteration),
     }

@@ -83,8 +83,7 @@ def drift_frames(rows: int) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     Returns:
         The reference and current frames, and the seconds spent building the features.
     """
-    from bench.pipeline_overhead import churn_training_inputs
-    from configs.schema import load_config
+    from bench._churn import churn_training_config, churn_training_inputs
     from retail_mlops.features.customer import (
         FEATURE_COLUMNS,
         customer_feature_snapshots,
@@ -92,8 +91,7 @@ def drift_frames(rows: int) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     )
 
     t0 = time.perf_counter()
-    config = load_config(ROOT / "configs" / "churn_training.yaml")
-    lines, cutoffs, _horizon, window = churn_training_inputs(config)
+    lines, cutoffs, _horizon, window = churn_training_inputs(churn_training_config(dev=False))
     train_cutoffs = cutoffs[:-1]  # the last one is the test cutoff
     later = monthly_cutoffs(*CURRENT_CUTOFFS)
     snaps = customer_feature_snapshots(lines, [*train_cutoffs, *later], window)

@@ -26,10 +26,9 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import pandas as pd
+from bench._churn import churn_training_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 _HOME = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
@@ -37,30 +36,6 @@ os.environ["RETAIL_MLOPS_HOME"] = str(_HOME / "state")
 os.environ["ZENML_CONFIG_PATH"] = str(_HOME / "zenml")
 os.environ["ZENML_ANALYTICS_OPT_IN"] = "false"
 os.environ["GIT_PYTHON_REFRESH"] = "quiet"
-
-
-def churn_training_inputs(config: dict) -> tuple[pd.DataFrame, list[pd.Timestamp], int, int]:
-    """What churn_training starts from, read from its config: clean lines, cutoffs, horizon, window.
-
-    The lines are read and validated as the pipeline's first two steps do.
-    """
-    import pandas as pd
-
-    from configs.schema import PIPELINE_PARAMS, step_params
-    from retail_mlops.features.customer import monthly_cutoffs
-    from retail_mlops.ingest.sources import read_source
-    from retail_mlops.validate.rules import split_quarantine
-
-    params = config["parameters"]
-    window = PIPELINE_PARAMS["churn_training"](**params).active_window_days
-    raw, _lineage = read_source(params["source"])
-    clean, _quarantine = split_quarantine(raw)
-    cutoffs = [
-        *monthly_cutoffs(params["first_cutoff"], params["last_train_cutoff"]),
-        pd.Timestamp(params["test_cutoff"]),
-    ]
-    horizon = step_params(config, "build_churn_entities").horizon_days
-    return clean, cutoffs, horizon, window
 
 
 def direct_run(config: dict, tracking_uri: str) -> float:

@@ -78,52 +78,23 @@ def train_and_register(full: bool) -> tuple[int, Any, list[str]]:
         The registry version, the feature table (customer_id, features, ...) and the features.
     """
     import mlflow
-    import pandas as pd
     from mlflow import MlflowClient
 
-    from configs.schema import PIPELINE_PARAMS, load_config, step_params
-    from retail_mlops.churn.model import fit_xgb, split_by_time
+    from bench._churn import churn_recipe
     from retail_mlops.churn.tracking import log_churn_model
-    from retail_mlops.features.customer import (
-        FEATURE_COLUMNS,
-        build_churn_dataset,
-        monthly_cutoffs,
-    )
-    from retail_mlops.ingest.sources import read_source
     from retail_mlops.names import CHAMPION, MODEL_NAME
     from retail_mlops.registry import register
-    from retail_mlops.validate.rules import split_quarantine
 
-    cfg_path = ROOT / "configs" / f"churn_training{'' if full else '.dev'}.yaml"
-    config = load_config(cfg_path)
-    params = config["parameters"]
-    window = PIPELINE_PARAMS["churn_training"](**params).active_window_days
-    raw, _lineage = read_source(params["source"])
-    clean, _quarantine = split_quarantine(raw)
-    cutoffs = [
-        *monthly_cutoffs(params["first_cutoff"], params["last_train_cutoff"]),
-        pd.Timestamp(params["test_cutoff"]),
-    ]
-    data = build_churn_dataset(
-        clean,
-        cutoffs,
-        step_params(config, "build_churn_entities").horizon_days,
-        window,
-    )
-    train, valid, _test = split_by_time(
-        data, params["test_cutoff"], step_params(config, "split_churn_dataset").n_valid_cutoffs
-    )
-    features = list(FEATURE_COLUMNS)
+    recipe = churn_recipe(dev=not full)
+    train, valid, features = recipe.train, recipe.valid, recipe.features
     # an explicit artifact root: the default one is relative to the working directory
     mlflow.create_experiment("bench_serving", artifact_location=(_HOME / "mlartifacts").as_uri())
     mlflow.set_experiment("bench_serving")
-    xp = step_params(config, "train_churn_model")
     with mlflow.start_run():
-        model = fit_xgb(train, valid, features, xp)
-        model_uri = log_churn_model(model, train, valid, xp, features)
+        model_uri = log_churn_model(recipe.model, train, valid, recipe.params, features)
     version = register(model_uri, MODEL_NAME)
     MlflowClient().set_registered_model_alias(MODEL_NAME, CHAMPION, str(version))
-    return version, data, features
+    return version, recipe.data, features
 
 
 def request_rows(data: Any, features: list[str], n: int | None, full: bool) -> list[dict[str, Any]]:

@@ -60,23 +60,11 @@ def champion_like(dev: bool) -> tuple[Any, pd.DataFrame, list[str]]:
     Returns the booster cut to the rounds the classifier predicts with, so all three scorers
     score the same trees.
     """
-    from bench.pipeline_overhead import churn_training_inputs
-    from configs.schema import load_config, step_params
-    from retail_mlops.churn.model import TrainParams, fit_xgb, split_by_time
-    from retail_mlops.features.customer import FEATURE_COLUMNS, build_churn_dataset
+    from bench._churn import churn_recipe
 
-    config = load_config(ROOT / "configs" / f"churn_training{'.dev' if dev else ''}.yaml")
-    params = config["parameters"]
-    lines, cutoffs, horizon, window = churn_training_inputs(config)
-    data = build_churn_dataset(lines, cutoffs, horizon, window)
-    train, valid, _ = split_by_time(
-        data, params["test_cutoff"], step_params(config, "split_churn_dataset").n_valid_cutoffs
-    )
-    features = list(FEATURE_COLUMNS)
-    xp = TrainParams(**step_params(config, "train_churn_model").model_dump())
-    model = fit_xgb(train, valid, features, xp)
-    booster = model.get_booster()[: model.best_iteration + 1]
-    return booster, data, features
+    recipe = churn_recipe(dev)
+    booster = recipe.model.get_booster()[: recipe.model.best_iteration + 1]
+    return booster, recipe.data, recipe.features
 
 
 def resampled(data: pd.DataFrame, features: list[str], rows: int) -> pd.DataFrame:
