@@ -86,15 +86,21 @@ def segment_names(rows: pd.DataFrame) -> list[str]:
     ]
 
 
-def segment_mask(rows: pd.DataFrame, segment: str) -> pd.Series:
-    """Rows of `segment` (`all`, `horizon 1-7`, `abc A`...)."""
+def segment_mask(frame: pd.DataFrame, segment: str) -> pd.Series:
+    """Rows of `segment` (`all`, `horizon 1-7`, `abc A`...) in the rows or the item replay.
+
+    The replay has one row per item and no horizon: horizon buckets cut days, not items, so a
+    frame without the segment's column has none of its rows.
+    """
     if segment == ALL:
-        return pd.Series(True, index=rows.index)
+        return pd.Series(True, index=frame.index)
     kind, _, value = segment.partition(" ")
     column = {"horizon": "horizon", "abc": "abc_class"}.get(kind)
     if column is None or not value:
         raise DataError(f"unknown demand segment {segment!r}")
-    return rows[column] == value
+    if column not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return frame[column] == value
 
 
 @dataclass(frozen=True)
@@ -268,15 +274,6 @@ def inventory_figures(replayed: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def replay_mask(replayed: pd.DataFrame, segment: str) -> pd.Series:
-    """Items of `segment`; horizon buckets cut days, not items, so they have none."""
-    if segment == ALL:
-        return pd.Series(True, index=replayed.index)
-    if segment.startswith("abc "):
-        return replayed["abc_class"] == segment.partition(" ")[2]
-    return pd.Series(False, index=replayed.index)
-
-
 @dataclass
 class DemandWindow:
     """One monitored forecast: its bounds, the run that served it, and figures per segment."""
@@ -334,7 +331,7 @@ class DemandWindow:
                 **self.info,
                 "forecast_run": self.run_id,
                 "model_version": self.model_version,
-                **{f"{k}": v for k, v in self.segments.get(ALL, {}).items()},
+                **self.segments.get(ALL, {}),
             }
         }
 
@@ -361,7 +358,7 @@ def evaluate_demand_window(
     window.info = framed.info()
     for segment in segment_names(framed.rows):
         figures = accuracy_figures(framed.rows[segment_mask(framed.rows, segment)])
-        figures |= inventory_figures(replayed[replay_mask(replayed, segment)])
+        figures |= inventory_figures(replayed[segment_mask(replayed, segment)])
         window.segments[segment] = figures
     return window, framed.rows, replayed
 
@@ -375,8 +372,7 @@ def segment_figure(frame: pd.DataFrame, segment: str, figure: str) -> float:
     if figure in ACCURACY:
         return accuracy_figures(frame[segment_mask(frame, segment)]).get(figure, float("nan"))
     if figure in INVENTORY:
-        picked = frame[replay_mask(frame, segment)]
-        return inventory_figures(picked).get(figure, float("nan"))
+        return inventory_figures(frame[segment_mask(frame, segment)]).get(figure, float("nan"))
     raise DataError(f"unknown demand figure {figure!r}")
 
 

@@ -26,11 +26,14 @@ from retail_mlops.monitoring.demand import (
     JOB,
     PANELS,
     PROJECT_NAME,
+    DemandWindow,
     demand_report,
     evaluate_demand_window,
     horizon_bucket,
+    record_demand_window,
     window_rows,
 )
+from retail_mlops.monitoring.history import open_workspace
 
 ORIGIN = pd.Timestamp("2011-09-01")
 AS_OF = "2011-10-20"  # some of the 28 forecast days are known, the rest are not
@@ -67,6 +70,22 @@ def recommendations(served: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+@pytest.fixture(scope="module")
+def evaluated(
+    served: pd.DataFrame, top_items_demand: pd.DataFrame, recommendations: pd.DataFrame
+) -> tuple[DemandWindow, pd.DataFrame, pd.DataFrame]:
+    """The window, its rows and its item replay, as evaluate_demand_window returns them."""
+    return evaluate_demand_window(
+        served,
+        recommendations,
+        top_items_demand,
+        AS_OF,
+        run_id="r1",
+        model_version="1",
+        lead_time_days=7,
+    )
+
+
 def test_rows_hold_known_days_only_with_actuals_and_naive(
     served: pd.DataFrame, top_items_demand: pd.DataFrame
 ) -> None:
@@ -86,17 +105,9 @@ def test_rows_hold_known_days_only_with_actuals_and_naive(
 
 
 def test_figures_per_segment_follow_from_their_rows(
-    served: pd.DataFrame, top_items_demand: pd.DataFrame, recommendations: pd.DataFrame
+    evaluated: tuple[DemandWindow, pd.DataFrame, pd.DataFrame], recommendations: pd.DataFrame
 ) -> None:
-    window, rows, replayed = evaluate_demand_window(
-        served,
-        recommendations,
-        top_items_demand,
-        AS_OF,
-        run_id="r1",
-        model_version="3",
-        lead_time_days=7,
-    )
+    window, rows, replayed = evaluated
     assert ALL in window.segments
     assert "horizon 1-7" in window.segments
     assert "abc A" in window.segments
@@ -166,27 +177,11 @@ def test_abc_classes_split_revenue_80_15_5() -> None:
 
 
 def test_the_report_holds_evidently_computed_figures_and_panels_find_them(
-    served: pd.DataFrame,
-    top_items_demand: pd.DataFrame,
-    recommendations: pd.DataFrame,
-    tmp_path: Path,
+    evaluated: tuple[DemandWindow, pd.DataFrame, pd.DataFrame], tmp_path: Path
 ) -> None:
-    from retail_mlops.monitoring.history import (
-        add_window,
-        get_or_create_project,
-        list_windows,
-        open_workspace,
-    )
+    from retail_mlops.monitoring.history import get_or_create_project, list_windows, read_metrics
 
-    window, rows, replayed = evaluate_demand_window(
-        served,
-        recommendations,
-        top_items_demand,
-        AS_OF,
-        run_id="r1",
-        model_version="1",
-        lead_time_days=7,
-    )
+    window, rows, replayed = evaluated
     snapshot = demand_report(rows, replayed, list(window.segments))
     values = {}
     for result in json.loads(snapshot.dumps())["metric_results"].values():
@@ -197,19 +192,12 @@ def test_the_report_holds_evidently_computed_figures_and_panels_find_them(
         for figure, value in figures.items():
             if value == value:
                 assert values[(segment, figure)] == pytest.approx(value), (segment, figure)
+    recorded = record_demand_window(
+        window, snapshot, metrics_db=tmp_path / "m.duckdb", workspace_dir=tmp_path / "evidently"
+    )
+    assert recorded.rows == len(read_metrics(tmp_path / "m.duckdb", job=JOB))
     ws = open_workspace(tmp_path / "evidently")
     project = get_or_create_project(ws, PROJECT_NAME)
-    add_window(
-        ws,
-        project.id,
-        [snapshot],
-        job=JOB,
-        window_start=window.window_start,
-        window_end=window.window_end,
-        model_version=window.model_version,
-        run_id=window.run_id,
-        panels=PANELS,
-    )
     assert len(list_windows(ws, project.id)) == 1
     dashboard = ws.get_dashboard(project.id)
     assert {p.title for p in dashboard.panels} == {title for _, title, _, _ in PANELS}
