@@ -507,13 +507,27 @@ def _retrain_cutoffs(raw: dict[str, Any], as_of: Any, horizon_days: int) -> dict
 @click.option("--retrain", type=click.Choice(["auto", "off"]), default="off", show_default=True)
 @click.option("--dev", is_flag=True, help="Use the .dev configs (the committed subset).")
 @click.option(
+    "--replay/--no-replay",
+    "replay_traffic",
+    default=True,
+    show_default=True,
+    help="Replay each month's real customers through the running churn service (needs its "
+    "API key); without a running service nothing is replayed.",
+)
+@click.option(
     "--monitoring-config",
     type=click.Path(dir_okay=False),
     default=None,
     help="churn_monitoring YAML (its gate limits decide); default configs/churn_monitoring.yaml.",
 )
 def monitor(
-    start: Any, end: Any, every: str, retrain: str, dev: bool, monitoring_config: str | None
+    start: Any,
+    end: Any,
+    every: str,
+    retrain: str,
+    dev: bool,
+    replay_traffic: bool,
+    monitoring_config: str | None,
 ) -> None:
     """Score, monitor and maybe retrain for each month start from --from to --to."""
     import pandas as pd
@@ -535,18 +549,20 @@ def monitor(
             raise DataError(f"no month start between {start.date()} and {end.date()}")
         for month in months:
             day = str(month.date())
-            run_pipeline(
+            scoring = run_pipeline(
                 "churn_batch_inference",
                 configs["churn_batch_inference"],
                 True,
                 {"scoring_cutoff": day},
             )
+            replayed = _replay_month(scoring, month) if replay_traffic else None
             as_of = str((month + pd.Timedelta(days=1)).date())  # the window holds `month`
             watch = run_pipeline(
                 "churn_monitoring", configs["churn_monitoring"], True, {"as_of": as_of}
             )
             decision = _output(watch, "gate_window", A.MONITORING_DECISION)
             row = {"as_of": day, "action": decision["action"], "retrained": ""}
+            row["served"] = replayed.summary() if replayed else "no churn service: not replayed"
             row |= _window_figures(_output(watch, "evaluate_window", A.WINDOW_FIGURES))
             if decision["action"] == "retrain" and retrain == "auto":
                 raw = load_config(Path(configs["churn_training"]))
@@ -574,20 +590,54 @@ def monitor(
     click.echo(pd.DataFrame(rows).to_string(index=False))
 
 
+def _replay_month(scoring: Any, month: Any) -> Any:
+    """The month's real customers through the running churn service (None: none is running).
+
+    Their rows are the scoring run's features of the month start, sent to the service's
+    replay endpoint so the log records them on that day (`retail_mlops.monitoring.replay`).
+    """
+    from retail_mlops.deploy.process import current, http
+    from retail_mlops.errors import InfraError
+    from retail_mlops.monitoring.replay import replay, replay_rows
+    from retail_mlops.names import A
+    from retail_mlops.serving.runtime import auth_headers
+
+    dep = current("churn")
+    if dep is None:
+        return None
+    headers = auth_headers()
+    status, schema = http("GET", f"{dep.url}/docs.json", headers=headers)
+    if status != 200 or not isinstance(schema, dict):
+        raise InfraError(f"the churn service at {dep.url} answered {status} for its schema")
+    fields = schema["components"]["schemas"]["FeatureRow"]["properties"]
+    names = [f for f in fields if f not in ("customer_id", "as_of")]
+    features = _output(scoring, "fetch_customer_features", A.CUSTOMER_DATASET)
+    rows = replay_rows(features, names, month)
+
+    def post(path: str, body: Any) -> tuple[int, Any]:
+        return http("POST", f"{dep.url}{path}", body, headers=headers, timeout=60)
+
+    return replay(post, rows, month)
+
+
 def _redeploy_churn(config: str, trained: Any) -> str:
     """Serve a newly promoted champion: the churn deployment again, if the service is running.
 
     The running service's release names its models, so a new champion needs a new Bento; the
     deployment pipeline builds it and replaces the service only once the new one answers. No
     running service: nothing to do (the next `run.py deployment` serves the new champion).
+    The new server takes the running one's port, whatever the config says, so clients of the
+    running service keep their URL.
     """
     from zenml import log_metadata
 
     from retail_mlops.deploy.process import current
 
-    if current("churn") is None:  # none recorded, or its server is gone
+    running = current("churn")
+    if running is None:  # none recorded, or its server is gone
         return ""
-    deployed = run_pipeline("deployment", config, True, {"services": ["churn"]})
+    churn = {**_deployment_params(config)["churn"], "port": running.port}
+    deployed = run_pipeline("deployment", config, True, {"services": ["churn"], "churn": churn})
     log_metadata(
         metadata={"redeployed": {"deployment_run": str(deployed.id), "service": "churn"}},
         run_id_name_or_prefix=str(trained.id),
@@ -602,15 +652,18 @@ def _output(run: Any, step: str, name: str) -> Any:
 
 
 def _window_figures(figures: dict[str, Any]) -> dict[str, Any]:
-    """The batch series' headline figures of a window, for the month's line."""
+    """The headline figures of a window's batch series and first served one, for its line."""
     out: dict[str, Any] = {}
     for segment in figures.get("segments", []):
-        if segment.get("source") == "batch":
-            out["ks"] = (segment.get("prediction") or {}).get("ks_statistic")
-            out["drift_share"] = (segment.get("feature_drift") or {}).get("drift_share")
-            performance = segment.get("performance") or {}
-            out["roc_auc"] = performance.get("roc_auc")
-            out["brier"] = performance.get("brier")
+        source = segment.get("source")
+        prefix = "" if source == "batch" else "served_"
+        if source not in ("batch", "served") or f"{prefix}ks" in out:
+            continue
+        out[f"{prefix}ks"] = (segment.get("prediction") or {}).get("ks_statistic")
+        out[f"{prefix}drift_share"] = (segment.get("feature_drift") or {}).get("drift_share")
+        performance = segment.get("performance") or {}
+        out[f"{prefix}roc_auc"] = performance.get("roc_auc")
+        out[f"{prefix}brier"] = performance.get("brier")
     return out
 
 
@@ -623,6 +676,7 @@ def _promotion_word(promotion: Any) -> str:
 def _monitor_line(row: dict[str, Any]) -> str:
     figures = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float) and v == v)
     retrained = f"; retrained (test {row['retrained']})" if row["retrained"] else ""
+    retrained += f"; served: {row['served']}"
     return f"{row['as_of']}: {row['action']}" + (f" ({figures})" if figures else "") + retrained
 
 

@@ -36,6 +36,7 @@ from retail_mlops.ingest.sources import Source
 from retail_mlops.inventory.policy import InventoryParams
 from retail_mlops.monitoring.demand import DemandGateParams
 from retail_mlops.monitoring.drift import DriftGateParams, DriftReportParams
+from retail_mlops.monitoring.retention import RetentionParams
 from retail_mlops.monitoring.window import WINDOW_DAYS, GatherWindowParams, WindowGateParams
 from retail_mlops.paths import PROJECT_ROOT
 from retail_mlops.pricing import PricingParams
@@ -195,6 +196,7 @@ STEP_PARAMS: dict[str, type[BaseModel]] = {
     "evaluate_window": DriftReportParams,
     "record_window": NoParams,
     "gate_window": WindowGateParams,
+    "compact_predictions_log": RetentionParams,
     # demand monitoring windows
     "gather_served_forecast": NoParams,
     "evaluate_demand_window": NoParams,

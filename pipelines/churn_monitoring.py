@@ -7,7 +7,13 @@ from zenml import pipeline
 from retail_mlops.monitoring.window import WINDOW_DAYS
 from steps.inference import load_champion_model
 from steps.ingest import load_transactions
-from steps.monitor_window import evaluate_window, gate_window, gather_window, record_window
+from steps.monitor_window import (
+    compact_predictions_log,
+    evaluate_window,
+    gate_window,
+    gather_window,
+    record_window,
+)
 from steps.validate import validate_transactions
 
 
@@ -26,6 +32,8 @@ def churn_monitoring(source: dict[str, Any], as_of: str, window_days: int = WIND
     5. record_window: rows into `monitoring_metrics`, snapshots into the Evidently project
        `churn_monitoring` at the window's end, figures as run metadata, the report as HTML
     6. gate_window: ok / warn / retrain with reasons; new, worse or cleared breaches alert
+    7. compact_predictions_log: the service's log merged into a file per day, the days more
+       than keep_days before the window's end deleted, every row counted
 
     Args:
         source: Where the invoice lines come from.
@@ -44,3 +52,4 @@ def churn_monitoring(source: dict[str, Any], as_of: str, window_days: int = WIND
     )
     record_window(figures, snapshots)
     gate_window(figures, after="record_window")
+    compact_predictions_log(window, after="record_window")

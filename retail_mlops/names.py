@@ -52,6 +52,7 @@ class A(StrEnum):
     PROMOTION_UPLIFT = "promotion_uplift"
     # churn_monitoring
     MONITORING_WINDOW = "monitoring_window"
+    LOG_COMPACTION = "log_compaction"
     WINDOW_BATCH_PREDICTIONS = "window_batch_predictions"
     WINDOW_SERVED_PREDICTIONS = "window_served_predictions"
     WINDOW_FIGURES = "window_figures"

@@ -133,6 +133,14 @@ class PredictInput(BaseModel):
     rows: Rows
 
 
+class ReplayInput(BaseModel):
+    """/admin/replay body: recorded requests' rows and the time they were made."""
+
+    model_config = ConfigDict(extra="forbid")
+    at: dt.datetime = Field(description="When the requests were made: the log's timestamp.")
+    rows: Rows
+
+
 class CustomerInput(BaseModel):
     """/predict_customer body: `{"customer_ids": [...]}`."""
 
@@ -228,16 +236,22 @@ class ChurnService:
         return self._store
 
     async def _score_rows(
-        self, endpoint: str, ids: list[str], features: np.ndarray, as_of: list[Any]
+        self,
+        endpoint: str,
+        ids: list[str],
+        features: np.ndarray,
+        as_of: list[Any],
+        stamp: dt.datetime | None = None,
     ) -> tuple[str, list[tuple[str, float, int]]]:
         """Route, score, record; returns the request id and (variant, score, version) per row.
 
         `features` (float64, NaN = missing, FEATURES order) is what gets logged; the boosters
         score a float32 copy of each variant's rows, as XGBoost would convert them anyway.
+        `stamp` is the log's timestamp: now, unless a replay names when the request was made.
         """
         v = self.variants
         request_id = uuid.uuid4().hex
-        stamp = now_utc()
+        stamp = now_utc() if stamp is None else stamp
         assigned = [0] * len(ids) if v.release.shadow else [v.router.assign(i) for i in ids]
         answer: list[tuple[str, float, int]] = [("", 0.0, 0)] * len(ids)
         log: list[tuple[Any, ...]] = []
@@ -274,13 +288,29 @@ class ChurnService:
     @bentoml.api(route="/predict", input_spec=PredictInput)
     async def predict(self, rows: Rows) -> PredictResponse:  # type: ignore[valid-type]
         """Score a batch of feature rows (one per customer)."""
+        return await self._predict_rows("predict", rows)
+
+    @bentoml.api(route="/admin/replay", input_spec=ReplayInput)
+    async def replay(self, at: dt.datetime, rows: Rows) -> PredictResponse:  # type: ignore[valid-type]
+        """Score recorded requests as /predict does, logged at the time they were made.
+
+        A replay of past traffic (`run.py monitor`) goes through the served models, router
+        and log like live traffic; only the log's timestamp is the request's own, so each
+        replayed month lands in its monitoring window. Its rows are logged with endpoint
+        `replay`. It writes history, so ApiKeyMiddleware guards it like every admin endpoint.
+        """
+        return await self._predict_rows("replay", rows, _naive_utc(at))
+
+    async def _predict_rows(
+        self, endpoint: str, rows: Any, stamp: dt.datetime | None = None
+    ) -> PredictResponse:
         x = np.array(
             [[np.nan if (val := getattr(r, f)) is None else val for f in FEATURES] for r in rows],
             dtype=np.float64,
         )
         ids = [str(getattr(r, "customer_id")) for r in rows]  # noqa: B009 (a created model)
         as_of = [_naive_utc(getattr(r, "as_of")) for r in rows]  # noqa: B009
-        request_id, answer = await self._score_rows("predict", ids, x, as_of)
+        request_id, answer = await self._score_rows(endpoint, ids, x, as_of, stamp)
         return PredictResponse(
             request_id=request_id,
             predictions=[

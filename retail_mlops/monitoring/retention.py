@@ -37,7 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import Field
 
+from retail_mlops.config import Params
 from retail_mlops.errors import DataError, InfraError
 from retail_mlops.io import atomic_write, atomic_write_text
 from retail_mlops.serving.predlog import COLUMNS
@@ -48,6 +50,29 @@ _STAGING = ".compaction"
 _JOURNAL = ".compaction.json"
 _LOCK = ".compaction.lock"
 _DAY_FILE = re.compile(r"^part-day-(\d{8})\.parquet$")
+
+
+KEEP_DAYS = 180  # two 90-day outcome horizons: a served row stays until its outcome is judged
+
+
+class ServedLogParams(Params):
+    """Where the churn service's predictions log is (the steps that read or compact it)."""
+
+    log_dir: str = Field(
+        default="",
+        description="The churn service's predictions log (default "
+        "<state>/serving/predictions/churn)",
+    )
+
+
+class RetentionParams(ServedLogParams):
+    """How long the churn service's predictions log keeps its rows (compacted per day)."""
+
+    keep_days: int = Field(
+        default=KEEP_DAYS,
+        ge=0,
+        description="Days of rows kept before the window's end; older days are deleted",
+    )
 
 
 @dataclass(frozen=True)
@@ -69,6 +94,18 @@ class CompactionResult:
     rows_kept: int = 0
     rows_expired: int = 0
     quarantined: list[QuarantinedPart] = field(default_factory=list)
+
+    def info(self) -> dict[str, Any]:
+        """JSON-able counts, days and quarantined files (run metadata)."""
+        return {
+            "parts_merged": self.parts_merged,
+            "days_written": [str(d) for d in self.days_written],
+            "days_deleted": [str(d) for d in self.days_deleted],
+            "rows_before": self.rows_before,
+            "rows_kept": self.rows_kept,
+            "rows_expired": self.rows_expired,
+            "quarantined": [{"path": str(q.path), "reason": q.reason} for q in self.quarantined],
+        }
 
 
 def day_file(folder: Path, day: date) -> Path:

@@ -83,7 +83,7 @@ from retail_mlops.monitoring.performance import (
     window_matured,
     window_outcomes,
 )
-from retail_mlops.monitoring.retention import QuarantinedPart, read_log_safe
+from retail_mlops.monitoring.retention import QuarantinedPart, ServedLogParams, read_log_safe
 from retail_mlops.paths import state_dir
 from retail_mlops.serving.predlog import COLUMNS as LOG_COLUMNS
 from retail_mlops.serving.predlog import now_utc
@@ -111,18 +111,13 @@ _DRIFT = DriftReportParams.model_fields
 _GATE = MonitoringGateParams.model_fields
 
 
-class GatherWindowParams(Params):
+class GatherWindowParams(ServedLogParams):
     """Where a window's scores are read from."""
 
     predictions_dir: str = Field(
         default="",
         description="Folder of predictions.duckdb (default <state>/predictions, as "
         "write_predictions' output_dir)",
-    )
-    log_dir: str = Field(
-        default="",
-        description="The churn service's predictions log (default "
-        "<state>/serving/predictions/churn)",
     )
 
 

@@ -190,12 +190,72 @@ def test_a_window_without_predictions_is_one_error_line(scored: dict[str, Any]) 
     assert f"cutoffs {SCORING_CUTOFF}..{SCORING_CUTOFF}" in last
 
 
-def test_monitor_retrains_when_the_gate_says_so_and_links_the_runs(
-    champion: int, tmp_path: Path
+API_KEY = "monitor-test-key"
+
+
+@pytest.fixture
+def weak_champion_served(
+    champion: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
+    """A one-stump champion, served by a churn service with an API key on a free port.
+
+    Any retrain on the usual recipe beats one stump on the same test rows, so the usual
+    promotion rule promotes it; the module's champion is restored afterwards.
+    """
+    from retail_mlops.deploy import process
+    from retail_mlops.names import CHALLENGER, CHAMPION, MODEL_NAME
+    from retail_mlops.registry import alias_version
+    from steps.client import configure_mlflow_from_stack, promote_model
+
+    monkeypatch.setenv("RETAIL_MLOPS_API_KEY", API_KEY)
+    stump = write_config(
+        tmp_path,
+        "churn_training.dev.yaml",
+        **{
+            "steps.train_churn_model.parameters.n_estimators": 1,
+            "steps.train_churn_model.parameters.max_depth": 1,
+        },
+    )
+    _run("churn_training", stump)
+    configure_mlflow_from_stack()
+    weak = alias_version(MODEL_NAME, CHALLENGER)  # every new version is the challenger
+    assert weak is not None
+    assert weak != champion
+    promote_model(MODEL_NAME, weak)  # champion and challenger: the stump
+    port = process.free_port()
+    deploy = write_config(tmp_path, "deployment.dev.yaml", **{"parameters.churn.port": port})
+    deployed = run_cli("deployment", "--config", str(deploy), "--service", "churn", timeout=600)
+    assert deployed.returncode == 0, deployed.stderr[-3000:]
+    try:
+        yield {"version": weak, "port": port}
+    finally:
+        run_cli("undeploy", "churn")
+        configure_mlflow_from_stack()
+        promote_model(MODEL_NAME, champion)
+        configure_mlflow_from_stack()
+        assert alias_version(MODEL_NAME, CHAMPION) == champion
+
+
+def test_monitor_replays_traffic_retrains_on_the_gate_and_the_service_serves_the_new_champion(
+    weak_champion_served: dict[str, Any], tmp_path: Path
 ) -> None:
-    """`run.py monitor --retrain auto`: score, watch, retrain; the runs name each other."""
+    """`run.py monitor --retrain auto` with a running service, one month, a forced breach.
+
+    The month's real customers are replayed through the service (logged on the month start,
+    monitored as the served series); the gate's retrain beats the stump, is promoted, and the
+    service is redeployed on its port, answering with the new champion.
+    """
     from zenml.client import Client
 
+    from retail_mlops.deploy import process
+    from retail_mlops.monitoring.history import read_metrics
+    from retail_mlops.names import CHAMPION, MODEL_NAME
+    from retail_mlops.registry import alias_version
+    from retail_mlops.serving.predlog import read_log
+    from retail_mlops.serving.runtime import predictions_dir
+    from steps.client import configure_mlflow_from_stack
+
+    weak = weak_champion_served["version"]
     # any prediction drift asks for retraining: the gate fires on the first window
     forced = write_config(
         tmp_path,
@@ -209,11 +269,26 @@ def test_monitor_retrains_when_the_gate_says_so_and_links_the_runs(
         "monitor",
         *("--from", "2011-03-01", "--to", "2011-03-01", "--dev", "--retrain", "auto"),
         *("--monitoring-config", str(forced)),
-        timeout=900,
+        timeout=1200,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "2011-03-01: retrain" in result.stdout
-    assert "retrained (test 2010-12-01" in result.stdout  # outcomes known by the window
+    assert "retrained (test 2010-12-01: promoted; churn service redeployed)" in result.stdout
+    assert "customers replayed in" in result.stdout
+    assert f"(v{weak}: " in result.stdout  # the stump answered the replay
+
+    # the replay is in the log on its own day, and monitored as the served series
+    log = read_log(predictions_dir("churn"))
+    replayed = log[log["endpoint"] == "replay"]
+    assert len(replayed) > 0
+    assert replayed["timestamp"].between("2011-03-01", "2011-03-01 08:00").all()
+    assert set(replayed["model_version"]) == {weak}
+    for variant, rows in replayed.groupby("variant"):  # the deployment's 90/10 split
+        served = read_metrics(job=f"churn_served_{variant}")
+        window = served[served["window_end"] == pd.Timestamp("2011-03-02")]
+        assert {"n_predictions", "prediction_ks", "drift_share"} <= set(window["metric"])
+        counted = window.loc[window["metric"] == "n_predictions", "value"]
+        assert int(counted.iloc[0]) == len(rows)
 
     client = Client()
     training = client.get_pipeline("churn_training").last_run
@@ -223,4 +298,30 @@ def test_monitor_retrains_when_the_gate_says_so_and_links_the_runs(
     assert watch.run_metadata["triggered"]["training_run"] == str(training.id)
     assert watch.run_metadata["triggered"]["test_cutoff"] == "2010-12-01"
     promotion = training.steps["promote_churn_model"].outputs["promotion"][0].load()
-    assert isinstance(promotion["promoted"], bool)  # the usual rule decided
+    assert promotion["promoted"] is True
+    deployment = client.get_pipeline("deployment").last_run
+    assert training.run_metadata["redeployed"]["deployment_run"] == str(deployment.id)
+
+    # the running service now answers with the new champion, on the port it had
+    configure_mlflow_from_stack()
+    new = alias_version(MODEL_NAME, CHAMPION)
+    assert new is not None
+    assert new != weak
+    dep = process.current("churn")
+    assert dep is not None
+    assert dep.port == weak_champion_served["port"]
+    names = _features(dep)
+    body = {"rows": [{"customer_id": str(i), **dict.fromkeys(names)} for i in range(40)]}
+    status, answer = process.http(
+        "POST", f"{dep.url}/predict", body, headers={"x-api-key": API_KEY}
+    )
+    assert status == 200, answer
+    assert {p["model_version"] for p in answer["predictions"]} == {new}  # both aliases: new
+
+
+def _features(dep: Any) -> list[str]:
+    from retail_mlops.deploy import process
+
+    _, schema = process.http("GET", f"{dep.url}/docs.json", headers={"x-api-key": API_KEY})
+    fields = schema["components"]["schemas"]["FeatureRow"]["properties"]
+    return [f for f in fields if f not in ("customer_id", "as_of")]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.conftest import PROJECT_ROOT
@@ -243,10 +244,58 @@ def test_api_key_guards_everything_but_health_and_reload_switches_to_shadow(
         process.stop(dep)
 
 
-def test_admin_reload_is_refused_without_a_configured_key(churn_server: Any) -> None:
-    status, answer = _post(churn_server, "/admin/reload", {})
+@pytest.mark.parametrize("endpoint", ["/admin/reload", "/admin/replay"])
+def test_admin_endpoints_are_refused_without_a_configured_key(
+    churn_server: Any, endpoint: str
+) -> None:
+    status, answer = _post(churn_server, endpoint, {})
     assert status == 403
     assert "RETAIL_MLOPS_API_KEY" in answer["error"]
+
+
+def test_a_replayed_request_is_scored_as_predict_and_logged_at_its_own_time(
+    churn_registry: dict[str, int], release_dir: Path
+) -> None:
+    """/admin/replay: the served model's answer, the log's timestamp the request's own."""
+    from retail_mlops.deploy import process
+    from retail_mlops.serving.predlog import read_log
+    from retail_mlops.serving.runtime import predictions_dir
+
+    path = churn_release_file(release_dir, "replay.json")
+    dep = start_churn(path, api_key=API_KEY)
+    ok = {"x-api-key": API_KEY}
+    try:
+        release = read_json(path)
+        rows = [
+            {**feature_row(f"r{i}", release, value=float(i)), "as_of": "2011-03-01T00:00:00"}
+            for i in range(5)
+        ]
+        at = "2011-03-01T10:30:00+01:00"
+        assert _post(dep, "/admin/replay", {"at": at, "rows": rows})[0] == 401
+        status, replayed = _post(dep, "/admin/replay", {"at": at, "rows": rows}, headers=ok)
+        assert status == 200, replayed
+        status, live = _post(dep, "/predict", {"rows": rows}, headers=ok)
+        assert [p["churn_probability"] for p in replayed["predictions"]] == [
+            p["churn_probability"] for p in live["predictions"]
+        ]
+        bad = _post(dep, "/admin/replay", {"at": "not a time", "rows": rows}, headers=ok)
+        assert bad[0] == 400
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            log = read_log(predictions_dir("churn"))
+            mine = log[log["request_id"] == replayed["request_id"]]
+            if len(mine) == len(rows):
+                break
+            time.sleep(0.5)
+        assert len(mine) == len(rows)
+        assert set(mine["endpoint"]) == {"replay"}
+        assert set(mine["timestamp"]) == {pd.Timestamp("2011-03-01 09:30:00")}  # naive UTC
+        assert set(mine["as_of"]) == {pd.Timestamp("2011-03-01")}
+        assert mine.sort_values("entity_id")["total_orders"].tolist() == [
+            float(i) for i in range(5)
+        ]
+    finally:
+        process.stop(dep)
 
 
 @pytest.mark.parametrize("endpoint", ["predict", "predict_customer"])
