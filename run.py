@@ -598,7 +598,8 @@ def _replay_month(scoring: Any, month: Any) -> Any:
     """
     from retail_mlops.deploy.process import current, http
     from retail_mlops.errors import InfraError
-    from retail_mlops.monitoring.replay import replay, replay_rows
+    from retail_mlops.monitoring.replay import replay, replay_rows, wait_logged
+    from retail_mlops.monitoring.window import churn_log_dir
     from retail_mlops.names import A
     from retail_mlops.serving.runtime import auth_headers
 
@@ -617,7 +618,9 @@ def _replay_month(scoring: Any, month: Any) -> Any:
     def post(path: str, body: Any) -> tuple[int, Any]:
         return http("POST", f"{dep.url}{path}", body, headers=headers, timeout=60)
 
-    return replay(post, rows, month)
+    replayed = replay(post, rows, month)
+    wait_logged(churn_log_dir(), replayed.request_ids)  # before the window reads the log
+    return replayed
 
 
 def _redeploy_churn(config: str, trained: Any) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ("off", "auto")
+MONTH_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}: ")
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -113,7 +115,8 @@ def run_policy(policy: str, args: argparse.Namespace) -> dict[str, Any]:
     monitor = ["monitor", "--from", args.start, "--to", args.end, "--retrain", policy]
     result = _cli(home, *monitor, *(["--dev"] if args.dev else []))
     wall = time.perf_counter() - started
-    lines = [line for line in result.stdout.splitlines() if line[:4].isdigit() and ": " in line]
+    # the month lines ("2011-02-01: retrain (...)"), not the table printed after them
+    lines = [line for line in result.stdout.splitlines() if MONTH_LINE.match(line)]
     figures = monthly_figures(home)
     if not args.keep:
         shutil.rmtree(home, ignore_errors=True)
@@ -124,8 +127,8 @@ def run_policy(policy: str, args: argparse.Namespace) -> dict[str, Any]:
         "lines": lines,
         "figures": figures,
         "wall_s": wall,
-        "retrains": sum("retrained" in line for line in lines),
-        "promotions": sum("promoted" in line for line in lines),
+        "retrains": sum("retrained (test" in line for line in lines),
+        "promotions": sum(": promoted" in line for line in lines),
     }
 
 

@@ -16,8 +16,10 @@ without one refuses replays (403), and the runner says so in one line.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -39,6 +41,7 @@ class ReplayResult:
     customers: int
     requests: int
     model_versions: dict[int, int]  # served model version -> rows it answered
+    request_ids: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the month's report."""
@@ -121,6 +124,7 @@ def replay(
     start = pd.Timestamp(at)
     batches = [rows[i : i + batch_rows] for i in range(0, len(rows), batch_rows)]
     versions: dict[int, int] = {}
+    ids: list[str] = []
     for i, batch in enumerate(batches):
         when = start + spread * i / max(len(batches), 1)
         status, answer = post(REPLAY_PATH, {"at": when.isoformat(), "rows": batch})
@@ -131,6 +135,33 @@ def replay(
                 f"the churn service answered {status} to a replay: {str(detail)[:300]}"
                 + (hint if status in (401, 403) else "")
             )
+        ids.append(str(answer["request_id"]))
         for p in answer["predictions"]:
             versions[int(p["model_version"])] = versions.get(int(p["model_version"]), 0) + 1
-    return ReplayResult(start, len(rows), len(batches), versions)
+    return ReplayResult(start, len(rows), len(batches), versions, ids)
+
+
+def wait_logged(folder: Path, request_ids: Sequence[str], timeout_s: float = 60.0) -> None:
+    """Wait until the service's log holds every replayed request (it writes every few seconds).
+
+    The month's window reads the log right after the replay; without the wait its last
+    requests could still sit in the service's buffer and be missed.
+
+    Raises:
+        InfraError: If some request is still not in the log after `timeout_s`.
+    """
+    from retail_mlops.monitoring.retention import read_log_safe
+
+    wanted = set(request_ids)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows, _bad = read_log_safe(folder)
+        missing = wanted - set(rows["request_id"])
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise InfraError(
+                f"{len(missing)} replayed request(s) not in the predictions log {folder} after "
+                f"{timeout_s:.0f} s: is the service writing its log elsewhere?"
+            )
+        time.sleep(0.5)

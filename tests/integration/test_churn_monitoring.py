@@ -236,14 +236,20 @@ def weak_champion_served(
         assert alias_version(MODEL_NAME, CHAMPION) == champion
 
 
-def test_monitor_replays_traffic_retrains_on_the_gate_and_the_service_serves_the_new_champion(
+MONTHS = ("2011-08-01", "2011-09-01", "2011-10-01")
+# the latest month start whose 90-day outcomes are known by each month (run.py's retrain)
+RETRAIN_TEST_CUTOFFS = ("2011-05-01", "2011-06-01", "2011-07-01")
+
+
+def test_monitor_backfills_replays_traffic_retrains_and_the_service_serves_the_new_champion(
     weak_champion_served: dict[str, Any], tmp_path: Path
 ) -> None:
-    """`run.py monitor --retrain auto` with a running service, one month, a forced breach.
+    """`run.py monitor --retrain auto` over three months, a running service, forced breaches.
 
-    The month's real customers are replayed through the service (logged on the month start,
-    monitored as the served series); the gate's retrain beats the stump, is promoted, and the
-    service is redeployed on its port, answering with the new champion.
+    Each month's real customers are replayed through the service (logged on the month start,
+    monitored as the served series); three windows land in the table and the workspace, the
+    last too young for performance; the first retrain beats the stump, is promoted and the
+    service is redeployed on its port; at the end it answers with the registry's champion.
     """
     from zenml.client import Client
 
@@ -256,7 +262,7 @@ def test_monitor_replays_traffic_retrains_on_the_gate_and_the_service_serves_the
     from steps.client import configure_mlflow_from_stack
 
     weak = weak_champion_served["version"]
-    # any prediction drift asks for retraining: the gate fires on the first window
+    # any prediction drift asks for retraining: the gate fires on every window
     forced = write_config(
         tmp_path,
         "churn_monitoring.dev.yaml",
@@ -267,28 +273,41 @@ def test_monitor_replays_traffic_retrains_on_the_gate_and_the_service_serves_the
     )
     result = run_cli(
         "monitor",
-        *("--from", "2011-03-01", "--to", "2011-03-01", "--dev", "--retrain", "auto"),
+        *("--from", MONTHS[0], "--to", MONTHS[-1], "--dev", "--retrain", "auto"),
         *("--monitoring-config", str(forced)),
-        timeout=1200,
+        timeout=2400,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "2011-03-01: retrain" in result.stdout
-    assert "retrained (test 2010-12-01: promoted; churn service redeployed)" in result.stdout
-    assert "customers replayed in" in result.stdout
-    assert f"(v{weak}: " in result.stdout  # the stump answered the replay
+    lines = {line[:10]: line for line in result.stdout.splitlines() if line[:10] in MONTHS}
+    assert set(lines) == set(MONTHS), result.stdout
+    for month, test_cutoff in zip(MONTHS, RETRAIN_TEST_CUTOFFS, strict=True):
+        assert lines[month].startswith(f"{month}: retrain"), lines[month]
+        assert f"retrained (test {test_cutoff}: " in lines[month]
+        assert "customers replayed in" in lines[month]
+    assert "promoted; churn service redeployed" in lines[MONTHS[0]]  # one stump loses
+    assert f"(v{weak}: " in lines[MONTHS[0]]  # and answered the first month's replay
+    assert f"v{weak}" not in lines[MONTHS[1]]  # the redeployed service answered the next
 
-    # the replay is in the log on its own day, and monitored as the served series
+    # three windows of rows and snapshots; the last too young for its 90-day outcomes
+    batch = read_metrics(job="churn_batch")
     log = read_log(predictions_dir("churn"))
-    replayed = log[log["endpoint"] == "replay"]
-    assert len(replayed) > 0
-    assert replayed["timestamp"].between("2011-03-01", "2011-03-01 08:00").all()
-    assert set(replayed["model_version"]) == {weak}
-    for variant, rows in replayed.groupby("variant"):  # the deployment's 90/10 split
-        served = read_metrics(job=f"churn_served_{variant}")
-        window = served[served["window_end"] == pd.Timestamp("2011-03-02")]
-        assert {"n_predictions", "prediction_ks", "drift_share"} <= set(window["metric"])
-        counted = window.loc[window["metric"] == "n_predictions", "value"]
-        assert int(counted.iloc[0]) == len(rows)
+    for month in MONTHS:
+        end = pd.Timestamp(month) + pd.Timedelta(days=1)
+        metrics = set(batch.loc[batch["window_end"] == end, "metric"])
+        assert {"n_predictions", "prediction_ks", "drift_share"} <= metrics
+        assert ("roc_auc" in metrics) == (month != MONTHS[-1]), month
+        assert {"churn_batch", "churn_served_champion"} <= set(_snapshots(str(end.date()))["job"])
+        # the replay is in the log on its own day, and monitored as the served series
+        day = log[(log["endpoint"] == "replay") & (log["timestamp"].dt.normalize() == month)]
+        assert len(day) > 0
+        assert day["timestamp"].between(month, pd.Timestamp(month) + pd.Timedelta(hours=8)).all()
+        for variant, rows in day.groupby("variant"):  # the deployment's 90/10 split
+            served = read_metrics(job=f"churn_served_{variant}")
+            window = served[served["window_end"] == end]
+            counted = window.loc[window["metric"] == "n_predictions", "value"]
+            assert int(counted.iloc[0]) == len(rows)
+    first_day = log[(log["endpoint"] == "replay") & (log["timestamp"].dt.normalize() == MONTHS[0])]
+    assert set(first_day["model_version"]) == {weak}
 
     client = Client()
     training = client.get_pipeline("churn_training").last_run
@@ -296,17 +315,19 @@ def test_monitor_replays_traffic_retrains_on_the_gate_and_the_service_serves_the
     assert training.run_metadata["triggered_by"]["monitoring_run"] == str(watch.id)
     assert training.run_metadata["triggered_by"]["reasons"]
     assert watch.run_metadata["triggered"]["training_run"] == str(training.id)
-    assert watch.run_metadata["triggered"]["test_cutoff"] == "2010-12-01"
-    promotion = training.steps["promote_churn_model"].outputs["promotion"][0].load()
-    assert promotion["promoted"] is True
-    deployment = client.get_pipeline("deployment").last_run
-    assert training.run_metadata["redeployed"]["deployment_run"] == str(deployment.id)
+    assert watch.run_metadata["triggered"]["test_cutoff"] == RETRAIN_TEST_CUTOFFS[-1]
+    compaction = watch.steps["compact_predictions_log"].outputs["log_compaction"][0].load()
+    assert compaction["rows_kept"] + compaction["rows_expired"] == compaction["rows_before"]
+    assert compaction["rows_expired"] == 0  # nothing is older than keep_days before 2011-10-02
+    assert MONTHS[-1] in compaction["days_written"]
+    for month in MONTHS:  # each window compacted its day
+        assert (predictions_dir("churn") / f"part-day-{month.replace('-', '')}.parquet").exists()
 
-    # the running service now answers with the new champion, on the port it had
+    # the running service answers with the registry's champion, on the port it had
     configure_mlflow_from_stack()
-    new = alias_version(MODEL_NAME, CHAMPION)
-    assert new is not None
-    assert new != weak
+    champion = alias_version(MODEL_NAME, CHAMPION)
+    assert champion is not None
+    assert champion != weak
     dep = process.current("churn")
     assert dep is not None
     assert dep.port == weak_champion_served["port"]
@@ -316,7 +337,7 @@ def test_monitor_replays_traffic_retrains_on_the_gate_and_the_service_serves_the
         "POST", f"{dep.url}/predict", body, headers={"x-api-key": API_KEY}
     )
     assert status == 200, answer
-    assert {p["model_version"] for p in answer["predictions"]} == {new}  # both aliases: new
+    assert {p["model_version"] for p in answer["predictions"]} == {champion}  # both aliases
 
 
 def _features(dep: Any) -> list[str]:

@@ -7,6 +7,7 @@ tests/serving/test_churn_service.py).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 
 from retail_mlops.errors import InfraError
 from retail_mlops.features.customer import FEATURE_COLUMNS, customer_feature_snapshots
-from retail_mlops.monitoring.replay import REPLAY_PATH, replay, replay_rows
+from retail_mlops.monitoring.replay import REPLAY_PATH, replay, replay_rows, wait_logged
 
 CUTOFF = "2011-06-01"
 
@@ -66,7 +67,7 @@ def test_requests_are_batched_timed_over_the_morning_and_counted_by_version(
     def post(path: str, body: Any) -> tuple[int, Any]:
         sent.append((path, body))
         answers = [{"model_version": 3 if i % 4 else 4} for i, _ in enumerate(body["rows"])]
-        return 200, {"request_id": "x", "predictions": answers}
+        return 200, {"request_id": f"req-{len(sent)}", "predictions": answers}
 
     result = replay(post, rows, CUTOFF, batch_rows=10, spread=pd.Timedelta(hours=6))
     assert [p for p, _ in sent] == [REPLAY_PATH] * 3
@@ -78,6 +79,7 @@ def test_requests_are_batched_timed_over_the_morning_and_counted_by_version(
     ]
     assert sum(b["rows"] == rows[i * 10 : (i + 1) * 10] for i, (_, b) in enumerate(sent)) == 3
     assert (result.customers, result.requests) == (25, 3)
+    assert result.request_ids == ["req-1", "req-2", "req-3"]
     assert result.model_versions == {3: 17, 4: 8}
     assert result.summary() == "25 customers replayed in 3 requests (v3: 17, v4: 8)"
 
@@ -92,3 +94,15 @@ def test_a_refused_replay_is_one_line_naming_the_status(status: int, needle: str
     with pytest.raises(InfraError, match=needle) as raised:
         replay(post, [{"customer_id": "1"}], CUTOFF)
     assert "\n" not in str(raised.value)
+
+
+def test_waiting_for_the_log_returns_once_every_request_is_written(tmp_path: Path) -> None:
+    from retail_mlops.serving.predlog import PredictionLog, now_utc
+
+    log = PredictionLog(tmp_path)
+    row = ("req-1", now_utc(), "replay", "12346", "champion", 1, 0.5, True, None)
+    log.append([row])
+    log.close()
+    wait_logged(tmp_path, ["req-1"], timeout_s=5)
+    with pytest.raises(InfraError, match="1 replayed request"):
+        wait_logged(tmp_path, ["req-1", "req-2"], timeout_s=0.5)
