@@ -9,23 +9,31 @@ serves that one model version four ways, one worker each, all on loopback:
 - `mlflow models serve` of the same registry version, as shipped (/invocations,
   dataframe_split; its uvicorn keeps the access log on);
 - a bare FastAPI + uvicorn app around the same UBJ booster (bench/_fastapi_floor.py): the
-  floor the HTTP stack allows.
+  floor the HTTP stack allows;
+- the feature-lookup path: `/predict_customer` (ids in, features from Feast's online store) of
+  the batching service on its SQLite store, and of a second one on a Redis store (a throw-away
+  `redis-server` on loopback; left out, with a note, where redis-server is not installed).
+  Both stores hold every customer's latest features from the training data (Feast's offline
+  write and materialize, as feature_materialization does).
 
 Every server gets the same load: single-row POSTs cycling through --rows real feature rows,
 from wrk with one thread and --connections connections for --duration seconds, after a short
 warm-up. Configurations are interleaved across --repeats rounds (machines are noisy) and the
 medians are reported, with wrk's own CPU use (it shares the machine with the server) and the
-server's. The goal is >= 10x mlflow serve and >= 60% of the floor with p99 <= 100 ms.
+server's. The goals: /predict >= 10x mlflow serve and >= 60% of the floor with p99 <= 100 ms;
+/predict_customer >= 70% of /predict's req/s with p99 <= 100 ms on each store.
 
 Usage: uv run python -m bench.serving [--duration 10] [--connections 32] [--repeats 3]
        [--rows N] [--full]
-The last line is JSON with rps_service, rps_mlflow, rps_fastapi, p99_ms_service and the other
-figures. State (MLflow store, BentoML store, logs) goes to a temporary folder.
+The last line is JSON with rps_service, rps_mlflow, rps_fastapi, p99_ms_service,
+rps_customer_sqlite, rps_customer_redis, p99_ms_customer_sqlite, p99_ms_customer_redis and the
+other figures. State (MLflow store, BentoML store, logs) goes to a temporary folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -106,6 +114,31 @@ def request_rows(data: Any, features: list[str], n: int | None, full: bool) -> l
         values = [None if v != v else float(v) for v in rec[1:]]  # NaN -> null
         rows.append({"customer_id": str(rec[0]), **dict(zip(features, values, strict=True))})
     return rows
+
+
+VIEW = "customer_features"
+
+
+def load_online_stores(data: Any, features: list[str], repos: list[Path]) -> Any:
+    """Every customer's features into each repo's online store; returns the latest per customer.
+
+    Offline first (all snapshots, as feature_materialization writes them), then Feast's
+    materialize into the repo's online store, so each store holds the newest snapshot.
+    """
+    import pandas as pd
+
+    from retail_mlops.features import feast_store
+
+    snaps = data[["customer_id", "cutoff", *features]].rename(columns={"cutoff": "event_timestamp"})
+    feast_store.write_offline(snaps, VIEW, feast_store.quality_summary(snaps, features))
+    end = pd.Timestamp(snaps["event_timestamp"].max()) + pd.Timedelta(days=1)
+    for repo in repos:
+        store = feast_store.feature_store(str(repo))
+        feast_store.apply_definitions(store)
+        feast_store.materialize(store, [VIEW], end.to_pydatetime())
+    latest = snaps.sort_values("event_timestamp").groupby("customer_id").last()
+    latest.index = latest.index.astype(str)
+    return latest
 
 
 # --- servers ---------------------------------------------------------------------------------
@@ -248,8 +281,10 @@ def wrk_run(
     return res
 
 
-def check_answers(targets: dict[str, Target], booster: Any) -> None:
-    """One request per server before the load: 200, and the floor and service score alike.
+def check_answers(targets: dict[str, Target], booster: Any, latest: Any) -> None:
+    """One request per server before the load: 200, and the floor and services score alike.
+
+    The feature-lookup path must score the store's latest snapshot of the customer.
 
     Raises:
         RuntimeError: If a server refuses the body or the scores disagree with the booster.
@@ -265,11 +300,18 @@ def check_answers(targets: dict[str, Target], booster: Any) -> None:
             raise RuntimeError(f"{t.label} answered {status}: {answer}")
         if key == "mlflow":
             continue  # the sklearn-flavour pyfunc answers class labels; only the status counts
-        row = body["rows"][0]
-        feats = [f for f in row if f != "customer_id"]
+        if key.startswith("customer_"):
+            [result] = answer["results"]
+            if result["status"] != 200:
+                raise RuntimeError(f"{t.label} found no features: {result}")
+            row = latest.loc[body["customer_ids"][0]].to_dict()
+            got = float(result["churn_probability"])
+        else:
+            row = body["rows"][0]
+            got = float(answer["predictions"][0]["churn_probability"])
+        feats = [f for f in row if f not in ("customer_id", "event_timestamp")]
         x = np.array([[np.nan if row[f] is None else row[f] for f in feats]], dtype=np.float32)
         want = float(booster.inplace_predict(x, validate_features=False)[0])
-        got = float(answer["predictions"][0]["churn_probability"])
         if abs(got - want) > 1e-5:
             raise RuntimeError(f"{t.label} scored {got}, the booster {want}")
 
@@ -281,6 +323,8 @@ CONFIGS = [
     ("service_nobatch", "churn service, batching off"),
     ("mlflow", "mlflow models serve"),
     ("fastapi", "bare FastAPI floor"),
+    ("customer_sqlite", "/predict_customer, SQLite"),
+    ("customer_redis", "/predict_customer, Redis"),
 ]
 
 
@@ -302,6 +346,27 @@ def main() -> None:
     if wrk is None:
         shutil.rmtree(_HOME, ignore_errors=True)
         raise SystemExit("wrk not found: install it (apt-get install wrk) and run again")
+    configs = CONFIGS
+    if shutil.which("redis-server") is None:
+        print("redis-server not installed: /predict_customer on Redis is left out", flush=True)
+        configs = [c for c in CONFIGS if c[0] != "customer_redis"]
+    keys = [key for key, _ in configs]
+    # the feature-lookup path on SQLite is the batching service's own /predict_customer
+    server_of = {key: "service" if key == "customer_sqlite" else key for key in keys}
+    with contextlib.ExitStack() as servers:
+        if "customer_redis" in keys:
+            from retail_mlops.deploy.servers import redis_server
+
+            redis_port = servers.enter_context(redis_server())
+            os.environ["FEAST_REDIS_CONNECTION"] = f"{HOST}:{redis_port}"
+        _measure(args, wrk, configs, server_of)
+
+
+def _measure(
+    args: argparse.Namespace, wrk: str, configs: list[tuple[str, str]], server_of: dict[str, str]
+) -> None:
+    """Train, load the stores, start the servers, load each in interleaved rounds, print."""
+    keys = [key for key, _ in configs]
 
     from retail_mlops.deploy import process
     from retail_mlops.names import CHAMPION, MODEL_NAME
@@ -311,6 +376,10 @@ def main() -> None:
     t0 = time.perf_counter()
     version, data, features = train_and_register(args.full)
     rows = request_rows(data, features, args.rows, args.full)
+    repos = [ROOT / "feature_repo"] + (
+        [ROOT / "feature_repo" / "redis"] if "customer_redis" in keys else []
+    )
+    latest = load_online_stores(data, features, repos)
     print(
         f"model: {MODEL_NAME} v{version} trained on the "
         f"{'full UCI Online Retail II data' if args.full else 'committed real subset'} "
@@ -328,7 +397,13 @@ def main() -> None:
     work.mkdir()
     logs.mkdir()
     releases = {}
-    for key, enabled in (("service", True), ("service_nobatch", False)):
+    services = {  # batching, online store
+        "service": (True, ROOT / "feature_repo"),
+        "service_nobatch": (False, ROOT / "feature_repo"),
+        "customer_redis": (True, ROOT / "feature_repo" / "redis"),
+    }
+    services = {key: v for key, v in services.items() if key in keys}
+    for key, (enabled, repo) in services.items():
         # one variant at weight 100: every row takes the same route, only batching differs
         spec = ChurnServing.model_validate(
             {
@@ -336,7 +411,7 @@ def main() -> None:
                 "batching": {"enabled": enabled},
             }
         )
-        release = churn_release(spec, str(ROOT / "feature_repo"), MODEL_NAME)
+        release = churn_release(spec, str(repo), MODEL_NAME)
         releases[key] = write_release(release, work, f"release_{key}.json")
     tag = release.variants[0].model_tag
     model_file = bentoml.models.get(tag).path_of(BOOSTER_FILE)
@@ -350,22 +425,29 @@ def main() -> None:
         )
         for r in rows
     ]
-    ports = {key: process.free_port() for key, _ in CONFIGS}
-    paths = {"mlflow": "/invocations"}
+    bodies_customer = [json.dumps({"customer_ids": [r["customer_id"]]}) for r in rows]
+    ports = {key: process.free_port() for key in set(server_of.values())}
+    paths = {
+        "mlflow": "/invocations",
+        "customer_sqlite": "/predict_customer",
+        "customer_redis": "/predict_customer",
+    }
+    bodies = {"mlflow": bodies_mlflow, "customer_sqlite": bodies_customer}
+    bodies["customer_redis"] = bodies_customer
     targets = {
         key: Target(
             key,
             label,
-            f"http://{HOST}:{ports[key]}{paths.get(key, '/predict')}",
-            bodies_mlflow if key == "mlflow" else bodies_service,
+            f"http://{HOST}:{ports[server_of[key]]}{paths.get(key, '/predict')}",
+            bodies.get(key, bodies_service),
         )
-        for key, label in CONFIGS
+        for key, label in configs
     }
     scripts = {key: lua_script(t.bodies, work, key) for key, t in targets.items()}
 
     deps: dict[str, Any] = {}
     try:
-        for key in ("service", "service_nobatch"):
+        for key in services:
             deps[key] = process.start(
                 f"churn-{key}",
                 SERVICE_TARGET,
@@ -397,16 +479,16 @@ def main() -> None:
             "/healthz",
             logs / "fastapi.log",
         )
-        check_answers(targets, booster)
+        check_answers(targets, booster, latest)
         for key, t in targets.items():
-            wrk_run(wrk, t.url, scripts[key], WARMUP_S, args.connections, deps[key].pid)
+            pid = deps[server_of[key]].pid
+            wrk_run(wrk, t.url, scripts[key], WARMUP_S, args.connections, pid)
         # all four stay up while one is loaded: what the idle ones burn is taken from it
         idle0 = {key: tree_cpu_s(dep.pid) for key, dep in deps.items()}
         time.sleep(IDLE_PROBE_S)
         idle = {key: (tree_cpu_s(dep.pid) - idle0[key]) / IDLE_PROBE_S for key, dep in deps.items()}
         print(
-            "idle CPU of each server: "
-            + ", ".join(f"{targets[k].label} {v:.1%}" for k, v in idle.items()),
+            "idle CPU of each server: " + ", ".join(f"{k} {v:.1%}" for k, v in idle.items()),
             flush=True,
         )
         print(
@@ -414,8 +496,7 @@ def main() -> None:
             f"{WORKERS} server worker, loopback; {args.repeats} interleaved rounds",
             flush=True,
         )
-        runs: dict[str, list[dict[str, float]]] = {key: [] for key, _ in CONFIGS}
-        keys = [key for key, _ in CONFIGS]
+        runs: dict[str, list[dict[str, float]]] = {key: [] for key in keys}
         for i in range(args.repeats):
             for key in keys[i % len(keys) :] + keys[: i % len(keys)]:  # rotate the order
                 res = wrk_run(
@@ -424,7 +505,7 @@ def main() -> None:
                     scripts[key],
                     args.duration,
                     args.connections,
-                    deps[key].pid,
+                    deps[server_of[key]].pid,
                 )
                 runs[key].append(res)
                 print(
@@ -446,7 +527,7 @@ def main() -> None:
     med = {key: {m: statistics.median(r[m] for r in rs) for m in rs[0]} for key, rs in runs.items()}
     print(f"\nmedians over {args.repeats} runs of {args.duration} s:")
     print(f"{'server':<30}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'wrk CPU':>9}{'srv CPU':>9}")
-    for key, label in CONFIGS:
+    for key, label in configs:
         m = med[key]
         print(
             f"{label:<30}{m['rps']:>9.0f}{m['p50_ms']:>9.2f}{m['p99_ms']:>9.2f}"
@@ -464,6 +545,20 @@ def main() -> None:
         f"batching off / FastAPI floor: {n['rps'] / fa['rps']:.0%}"
     )
     met = vs_mlflow >= 10 and vs_fastapi >= 0.6 and s["p99_ms"] <= 100
+    customer: dict[str, Any] = {}
+    for store in ("sqlite", "redis"):
+        c = med.get(f"customer_{store}")
+        share = None if c is None else c["rps"] / s["rps"]
+        customer[store] = (c, share)
+        if c is None or share is None:
+            print(f"/predict_customer on {store}: not measured")
+            continue
+        ok = share >= 0.7 and c["p99_ms"] <= 100
+        met = met and ok
+        print(
+            f"/predict_customer on {store} / /predict: {share:.0%} (goal >= 70%), "
+            f"p99 {c['p99_ms']:.1f} ms (goal <= 100): {'met' if ok else 'NOT met'}"
+        )
     print(f"goal {'met' if met else 'NOT met'}")
     out: dict[str, Any] = {
         "rps_service": round(s["rps"], 1),
@@ -475,11 +570,15 @@ def main() -> None:
         "ratio_service_fastapi": round(vs_fastapi, 3),
         "ratio_nobatch_fastapi": round(n["rps"] / fa["rps"], 3),
     }
-    for key, _ in CONFIGS:
+    for store, (c, share) in customer.items():
+        out[f"rps_customer_{store}"] = None if c is None else round(c["rps"], 1)
+        out[f"p99_ms_customer_{store}"] = None if c is None else round(c["p99_ms"], 3)
+        out[f"ratio_customer_{store}_predict"] = None if share is None else round(share, 3)
+    for key in keys:
         out[f"p50_ms_{key}"] = round(med[key]["p50_ms"], 3)
         if key != "service":
             out[f"p99_ms_{key}"] = round(med[key]["p99_ms"], 3)
-    for key, _ in CONFIGS:
+    for key in keys:
         out[f"wrk_cpu_share_{key}"] = round(med[key]["wrk_cpu"], 3)
         out[f"server_cpu_share_{key}"] = round(med[key]["server_cpu"], 3)
     out["idle_cpu_share_servers"] = round(sum(idle.values()), 4)

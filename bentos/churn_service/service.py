@@ -38,7 +38,7 @@ import prometheus_client
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from retail_mlops.paths import resolve, use_bentoml_home
-from retail_mlops.serving.predlog import PredictionLog, now_utc
+from retail_mlops.serving.predlog import LogWrite, PredictionLog, now_utc
 from retail_mlops.serving.release import ChurnRelease, Router, read_release
 from retail_mlops.serving.runtime import MicroBatcher, harden, predictions_dir, service_options
 
@@ -201,9 +201,25 @@ class ChurnService:
         buckets=tuple(round(0.1 * i, 1) for i in range(1, 11)),
     )
 
+    log_pending = prometheus_client.Gauge(
+        name="churn_predictions_log_pending_rows",
+        documentation="Scored rows the predictions log could not write yet (written later).",
+        multiprocess_mode="livesum",
+    )
+    log_failures = prometheus_client.Counter(
+        name="churn_predictions_log_write_failures_total",
+        documentation="Writes of the predictions log that failed (the rows wait in memory).",
+    )
+    log_dropped = prometheus_client.Counter(
+        name="churn_predictions_log_dropped_rows_total",
+        documentation="Rows given up because too many waited for an unwritable log.",
+    )
+
     def __init__(self) -> None:
         self.variants = _Variants(RELEASE)
-        self.log = PredictionLog(predictions_dir("churn"), features=FEATURES)
+        self.log = PredictionLog(
+            predictions_dir("churn"), features=FEATURES, on_write=self._log_written
+        )
         self._store: Any = None
         self._warm_online_store()
         gc.collect()
@@ -212,6 +228,13 @@ class ChurnService:
     @bentoml.on_shutdown
     def _flush_log(self) -> None:
         self.log.close()
+
+    def _log_written(self, write: LogWrite) -> None:
+        self.log_pending.set(write.pending)
+        if write.error is not None:
+            self.log_failures.inc()
+        if write.dropped:
+            self.log_dropped.inc(write.dropped)
 
     def _warm_online_store(self) -> None:
         """Open the Feast store and read once at start-up, not in the first request.

@@ -5,6 +5,13 @@ writes the buffer out as a new Parquet part every few seconds or rows, and on sh
 Each part is written to a temporary name and renamed, so a reader never sees half a file,
 and parts are never rewritten, so two server workers can share one folder.
 
+A folder that cannot be written (gone, read-only, full) never fails a request or loses a row
+silently: the rows that could not be written stay in memory and go into the next part that
+can be written, up to `max_pending_rows`; past that the oldest are given up, counted and
+logged. `on_write` reports every write and failure (the service turns them into metrics);
+rows still unwritten at shutdown go to a file in the system's temporary folder, whose path
+is logged.
+
 A log made with `features` (the churn service passes its model's feature list) also records,
 per row, the feature values the row was scored on: one float64 column per feature, after
 `COLUMNS`, NaN where a value was missing. The request hands them over as one matrix per
@@ -15,11 +22,13 @@ with NaN in them.
 
 from __future__ import annotations
 
+import logging
 import os
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +38,8 @@ import pandas as pd
 
 from retail_mlops.io import write_parquet_atomic
 
+logger = logging.getLogger(__name__)
+MAX_PENDING_ROWS = 1_000_000  # rows held in memory while the folder cannot be written
 COLUMNS = [
     "request_id",
     "timestamp",
@@ -47,6 +58,18 @@ def now_utc() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+class LogWrite:
+    """What one flush did: rows written, rows still waiting, rows given up, the error if any."""
+
+    __slots__ = ("dropped", "error", "pending", "written")
+
+    def __init__(self, written: int, pending: int, dropped: int, error: str | None) -> None:
+        self.written = written
+        self.pending = pending
+        self.dropped = dropped
+        self.error = error
+
+
 class PredictionLog:
     """Buffered, append-only log of predictions in `folder`, with `features` per row if named."""
 
@@ -56,11 +79,17 @@ class PredictionLog:
         flush_rows: int = 20_000,
         flush_seconds: float = 2.0,
         features: Sequence[str] = (),
+        max_pending_rows: int = MAX_PENDING_ROWS,
+        on_write: Callable[[LogWrite], None] | None = None,
     ):
         self.folder = folder
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self.features = list(features)
+        self.max_pending_rows = max_pending_rows
+        self.on_write = on_write
+        self._pending: list[pd.DataFrame] = []  # built parts that could not be written yet
+        self._failing = False
         clash = sorted(set(self.features) & set(COLUMNS))
         if clash or len(set(self.features)) != len(self.features):
             raise ValueError(f"feature names must be unique and not log columns: {clash}")
@@ -114,14 +143,76 @@ class PredictionLog:
             self.flush()
 
     def flush(self) -> Path | None:
-        """Write what is buffered as one new part; returns its path (None when empty)."""
+        """Write what is buffered, and what earlier flushes could not, as one new part.
+
+        Returns:
+            The part's path; None when there was nothing to write or it could not be written
+            (the rows then wait for the next flush).
+        """
         with self._lock:
             rows, self._rows = self._rows, []
             blocks, self._blocks = self._blocks, []
             self._parts += 1
             n = self._parts
-        if not rows:
+        frames = self._pending + ([self._frame(rows, blocks)] if rows else [])
+        self._pending = []
+        if not frames:
             return None
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        path = self.folder / f"part-{stamp}-{os.getpid()}-{n:06d}-{uuid.uuid4().hex[:6]}.parquet"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_parquet_atomic(frame, path)  # readers list part-*.parquet: never a half part
+        except OSError as exc:
+            self._defer(frame, exc)
+            return None
+        if self._failing:
+            logger.warning(
+                "predictions log %s writable again: %d rows written", self.folder, len(frame)
+            )
+            self._failing = False
+        self._report(LogWrite(len(frame), 0, 0, None))
+        return path
+
+    def _defer(self, frame: pd.DataFrame, exc: OSError) -> None:
+        """Keep the rows for the next flush; give up the oldest past `max_pending_rows`."""
+        dropped = max(len(frame) - self.max_pending_rows, 0)
+        if dropped:
+            logger.error(
+                "predictions log %s: %d rows given up (more than %d waiting): %s",
+                self.folder,
+                dropped,
+                self.max_pending_rows,
+                exc,
+            )
+            frame = frame.iloc[dropped:].reset_index(drop=True)
+        self._pending = [frame]
+        if not self._failing:
+            logger.warning(
+                "predictions log %s cannot be written (%s): %d rows wait for the next write",
+                self.folder,
+                exc,
+                len(frame),
+            )
+            self._failing = True
+        self._report(LogWrite(0, len(frame), dropped, f"{type(exc).__name__}: {exc}"))
+
+    def _report(self, write: LogWrite) -> None:
+        if self.on_write is not None:
+            try:
+                self.on_write(write)
+            except Exception:  # a metrics hook must never stop the writer
+                logger.exception("predictions log: on_write hook failed")
+
+    @property
+    def pending_rows(self) -> int:
+        """Rows that a flush could not write yet."""
+        return sum(len(f) for f in self._pending)
+
+    def _frame(
+        self, rows: list[tuple[Any, ...]], blocks: list[tuple[int, np.ndarray | None]]
+    ) -> pd.DataFrame:
         frame = pd.DataFrame.from_records(rows, columns=COLUMNS)
         if self.features:
             width = len(self.features)
@@ -132,19 +223,35 @@ class PredictionLog:
                 [frame, pd.DataFrame(values.astype(np.float64, copy=False), columns=self.features)],
                 axis=1,
             )
-        self.folder.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        path = self.folder / f"part-{stamp}-{os.getpid()}-{n:06d}-{uuid.uuid4().hex[:6]}.parquet"
-        write_parquet_atomic(frame, path)  # readers list part-*.parquet: never a half part
-        return path
+        return frame
 
-    def close(self) -> None:
-        """Stop the writer and flush what is left."""
+    def close(self) -> Path | None:
+        """Stop the writer and flush what is left.
+
+        Returns:
+            Where the rows that the folder still refused were saved instead (None if none).
+        """
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.flush()
+        if not self._pending:
+            return None
+        frame = pd.concat(self._pending, ignore_index=True)
+        rescue = (
+            Path(tempfile.gettempdir())
+            / f"predictions-unwritten-{os.getpid()}-{uuid.uuid4().hex[:6]}.parquet"
+        )
+        write_parquet_atomic(frame, rescue)
+        logger.error(
+            "predictions log %s still cannot be written: its %d waiting rows are in %s",
+            self.folder,
+            len(frame),
+            rescue,
+        )
+        self._pending = []
+        return rescue
 
 
 def read_log(folder: Path) -> pd.DataFrame:

@@ -26,11 +26,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from retail_mlops.deploy.servers import redis_server
 from retail_mlops.errors import InfraError
 from retail_mlops.features import feast_store
 from retail_mlops.features.customer import FEATURE_COLUMNS, customer_feature_snapshots
 from tests.conftest import PROJECT_ROOT
-from tests.servers import free_port, redis_server
+from tests.servers import free_port
 
 pytestmark = [
     pytest.mark.integration,

@@ -306,3 +306,67 @@ def test_the_example_requests_work_as_they_are(churn_server: Any, endpoint: str)
     example = PROJECT_ROOT / "bentos" / "churn_service" / "examples" / f"{endpoint}.json"
     status, answer = http("POST", f"{churn_server.url}/{endpoint}", json.loads(example.read_text()))
     assert status == 200, answer
+
+
+def _metric(dep: Any, name: str) -> float:
+    from retail_mlops.deploy.process import http
+
+    _, text = http("GET", dep.url + "/metrics")
+    values = [
+        float(line.rsplit(" ", 1)[1])
+        for line in str(text).splitlines()
+        if line.startswith(name) and not line.startswith("#")
+    ]
+    return sum(values)
+
+
+def test_an_unwritable_log_keeps_the_service_answering_and_loses_no_row(
+    churn_server: Any, release: dict[str, Any], tmp_path: Path
+) -> None:
+    """The log's folder taken by a file: answers go on, the metrics count, the rows come later."""
+    import shutil
+
+    from retail_mlops.serving.predlog import read_log
+    from retail_mlops.serving.runtime import predictions_dir
+
+    folder = predictions_dir("churn")
+    aside = tmp_path / "earlier-parts"
+    if folder.exists():
+        shutil.move(str(folder), aside)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("a file where the log's folder should be")
+    failures_before = _metric(churn_server, "churn_predictions_log_write_failures_total")
+    try:
+        ids = []
+        for i in range(20):
+            rows = [feature_row(f"u{i}-{j}", release) for j in range(5)]
+            status, answer = _post(churn_server, "/predict", {"rows": rows})
+            assert status == 200, answer  # the service keeps answering
+            ids.append(answer["request_id"])
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if _metric(churn_server, "churn_predictions_log_pending_rows") >= 100:
+                break
+            time.sleep(0.5)
+        assert _metric(churn_server, "churn_predictions_log_pending_rows") >= 100
+        failed = _metric(churn_server, "churn_predictions_log_write_failures_total")
+        assert failed > failures_before
+
+        folder.unlink()  # writable again: the waiting rows go into the next part
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            log = read_log(folder)
+            if set(ids) <= set(log["request_id"]):
+                break
+            time.sleep(0.5)
+        mine = log[log["request_id"].isin(ids)]
+        assert len(mine) == 100  # every row of every request, none lost
+        assert _metric(churn_server, "churn_predictions_log_pending_rows") == 0
+        assert _metric(churn_server, "churn_predictions_log_dropped_rows_total") == 0
+    finally:
+        if folder.is_file():
+            folder.unlink()
+        if aside.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            for part in aside.iterdir():
+                shutil.move(str(part), folder / part.name)

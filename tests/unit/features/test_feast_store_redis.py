@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from retail_mlops.deploy.servers import redis_server
 from retail_mlops.features import feast_store
 from retail_mlops.features.customer import FEATURE_COLUMNS, customer_feature_snapshots
 from retail_mlops.features.definitions import offline_layout
 from tests.conftest import PROJECT_ROOT
-from tests.servers import redis_server
 
 VIEW = "customer_features"
 TS = "event_timestamp"
