@@ -22,10 +22,13 @@ import xgboost as xgb
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from retail_mlops.churn.model import predicting_booster
+
 
 def build_app(model_file: str) -> FastAPI:
     """An app with POST /predict ({"rows": [...]}) and GET /healthz around one booster."""
-    booster = xgb.Booster(model_file=model_file)
+    # the trees the service and batch inference score with (early stopping's best round)
+    booster = predicting_booster(xgb.Booster(model_file=model_file))
     booster.set_param({"nthread": 1})
     features = list(booster.feature_names or [])
     if not features:

@@ -154,6 +154,7 @@ def spawn(name: str, cmd: list[str], port: int, probe: str, log: Path) -> Any:
     # `mlflow models serve` runs `uvicorn` from PATH: make it this environment's
     bindir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": os.pathsep.join((bindir, os.environ.get("PATH", "")))}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
     return launch(name, cmd, port, host=HOST, probe=probe, env=env, log_path=log)
 
 

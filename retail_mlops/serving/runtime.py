@@ -95,27 +95,34 @@ def predictions_dir(service: str) -> Any:
 
 
 class MicroBatcher:
-    """Adaptive batching of model calls across concurrent requests, in the event loop.
+    """Adaptive batching of calls across concurrent requests, in the event loop.
 
-    A request's rows join a queue; one drain task scores everything queued (up to
-    `max_size` rows) in one call. Under light load a batch is one request and waits at most
+    A request's rows join a queue; one drain task hands everything queued (up to `max_size`
+    rows) to one call. Under light load a batch is one request and waits at most
     `max_latency_s`; under heavy load batches grow by themselves while the previous one runs.
+    The rows are a NumPy matrix (model calls, joined with `np.vstack`) or a list (online
+    store look-ups, joined by concatenation); each request gets its slice of the answer.
     """
 
     def __init__(
-        self, score: Callable[[np.ndarray], np.ndarray], max_size: int, max_latency_s: float
+        self,
+        score: Callable[[Any], Any],
+        max_size: int,
+        max_latency_s: float,
+        join: Callable[[list[Any]], Any] = np.vstack,
     ) -> None:
         self._score = score
         self._max_size = max_size
         self._max_latency_s = max_latency_s
-        self._queue: list[tuple[np.ndarray, asyncio.Future[np.ndarray]]] = []
+        self._join = join
+        self._queue: list[tuple[Any, asyncio.Future[Any]]] = []
         self._draining = False
         self._task: asyncio.Task[None] | None = None
 
-    async def __call__(self, x: np.ndarray) -> np.ndarray:
-        """Score `x` in the next batch and return its rows of the result."""
+    async def __call__(self, x: Any) -> Any:
+        """Hand `x` to the next batch's call and return its rows of the result."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[np.ndarray] = loop.create_future()
+        future: asyncio.Future[Any] = loop.create_future()
         self._queue.append((x, future))
         if not self._draining:
             self._draining = True
@@ -129,7 +136,7 @@ class MicroBatcher:
                     await asyncio.sleep(self._max_latency_s)
                 else:
                     await asyncio.sleep(0)  # let requests that are already parsed join
-                batch: list[tuple[np.ndarray, asyncio.Future[np.ndarray]]] = []
+                batch: list[tuple[Any, asyncio.Future[Any]]] = []
                 rows = 0
                 while self._queue and (
                     not batch or rows + len(self._queue[0][0]) <= self._max_size
@@ -138,7 +145,7 @@ class MicroBatcher:
                     batch.append(item)
                     rows += len(item[0])
                 try:
-                    scores = self._score(np.vstack([x for x, _ in batch]))
+                    scores = self._score(self._join([x for x, _ in batch]))
                 except Exception as exc:
                     for _, fut in batch:
                         if not fut.done():

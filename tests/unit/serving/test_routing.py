@@ -117,6 +117,24 @@ def test_micro_batcher_respects_max_size_and_passes_errors_on() -> None:
     assert isinstance(out[3], ValueError)
 
 
+def test_micro_batcher_joins_lists_for_one_lookup_and_hands_each_its_own_ids() -> None:
+    calls: list[list[str]] = []
+
+    def lookup(ids: list[str]) -> list[dict[str, str]]:
+        calls.append(ids)
+        return [{"customer_id": i, "found": i != "nope"} for i in ids]  # type: ignore[dict-item]
+
+    async def main() -> list[Any]:
+        batcher = MicroBatcher(
+            lookup, max_size=100, max_latency_s=0.0, join=lambda p: [i for x in p for i in x]
+        )
+        return await asyncio.gather(batcher(["a"]), batcher(["b", "nope"]), batcher(["c"]))
+
+    out = asyncio.run(main())
+    assert calls == [["a", "b", "nope", "c"]]  # one store read for three requests
+    assert [[r["customer_id"] for r in o] for o in out] == [["a"], ["b", "nope"], ["c"]]
+
+
 async def _call(app: Any, path: str, headers: dict[str, str]) -> int:
     sent: list[dict[str, Any]] = []
 
