@@ -85,8 +85,20 @@ def deploy(
 
     Raises:
         InfraError: If the new deployment fails to start or answer (after the previous one
-            was restored).
+            was restored), or another change of the service is under way.
     """
+    with process.changing(service, f"deployment of {target}"):
+        return _replace(service, target, port, release, headers, host)
+
+
+def _replace(
+    service: str,
+    target: str,
+    port: int,
+    release: dict[str, Any],
+    headers: dict[str, str] | None,
+    host: str,
+) -> process.Deployment:
     previous = process.current(service)
     if previous is not None:
         process.stop(previous)
@@ -135,12 +147,14 @@ def rollback(service: str, headers: dict[str, str] | None = None) -> process.Dep
 
     Raises:
         DataError: If there is no earlier Bento of this service.
+        InfraError: If another change of the service is under way.
     """
     service_spec(service)
-    deps = process.history(service)
-    current_target = deps[0].target if deps else None
-    earlier = [d for d in deps[1:] if d.target != current_target]
-    if not earlier:
-        raise DataError(f"{service} has no earlier Bento to roll back to")
-    target = earlier[0]
-    return deploy(service, target.target, target.port, release_of(target.target), headers)
+    with process.changing(service, "rollback"):  # the history read and the deploy, as one
+        deps = process.history(service)
+        current_target = deps[0].target if deps else None
+        earlier = [d for d in deps[1:] if d.target != current_target]
+        if not earlier:
+            raise DataError(f"{service} has no earlier Bento to roll back to")
+        target = earlier[0]
+        return deploy(service, target.target, target.port, release_of(target.target), headers)

@@ -5,11 +5,17 @@ arbiter hard orphans a worker that keeps the port. So a service starts in its ow
 its process tree is recorded, and stopping sends SIGTERM to the arbiter, waits, then kills
 whatever of the recorded tree survives. The record (<state>/serving/deployments.json) is
 what `run.py deployments` lists and what a rollback goes back to.
+
+One change of a service at a time: a deployment, a rollback or a stop holds the service's
+lock (`changing`, an exclusive `flock` the OS drops when the holder dies, however it dies),
+so a second one started meanwhile fails at once with one line naming the first, instead of
+both stopping and starting servers on one port and recording the loser as running.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -19,6 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -285,6 +292,44 @@ def _reap(pid: int) -> None:
 # --- the record of deployments ---------------------------------------------------------------
 
 
+_HELD: set[str] = set()  # services whose lock this process holds (a rollback deploys)
+
+
+@contextlib.contextmanager
+def changing(service: str, what: str) -> Iterator[None]:
+    """Hold `service`'s change lock for the block; re-entrant within one process.
+
+    Raises:
+        InfraError: If another process is changing the service (its pid, action and start).
+    """
+    if service in _HELD:
+        yield
+        return
+    folder = state_dir() / "serving" / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{service}.lock"
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = path.read_text(errors="replace").strip() or "another process"
+            raise InfraError(
+                f"{service} is being changed by {holder}: wait for it to finish, then run this "
+                "again"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} ({what}, since {time.strftime('%H:%M:%S')})".encode(), 0)
+        _HELD.add(service)
+        try:
+            yield
+        finally:
+            _HELD.discard(service)
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
+
+
 def _record_path() -> Path:
     return state_dir() / "serving" / "deployments.json"
 
@@ -345,8 +390,13 @@ def statuses() -> list[dict[str, Any]]:
 
 
 def stop_service(service: str) -> Deployment | None:
-    """Stop the running deployment of a service (the record stays, for rollback)."""
-    dep = current(service)
-    if dep is not None:
-        stop(dep)
-    return dep
+    """Stop the running deployment of a service (the record stays, for rollback).
+
+    Raises:
+        InfraError: If a deployment or rollback of the service is under way.
+    """
+    with changing(service, "stop"):
+        dep = current(service)
+        if dep is not None:
+            stop(dep)
+        return dep

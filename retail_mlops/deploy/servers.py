@@ -17,8 +17,10 @@ from retail_mlops.errors import InfraError
 
 
 @contextmanager
-def redis_server(timeout_s: float = 15.0) -> Iterator[int]:
+def redis_server(timeout_s: float = 15.0, port: int | None = None) -> Iterator[int]:
     """Run Debian's redis-server on 127.0.0.1 (no persistence); yield its port.
+
+    `port` (default: a free one) lets a fault test start a server again where it was.
 
     Raises:
         InfraError: If redis-server is missing, exits, or does not answer in time.
@@ -28,7 +30,7 @@ def redis_server(timeout_s: float = 15.0) -> Iterator[int]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise InfraError("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
+    port = free_port() if port is None else port
     cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -68,14 +68,17 @@ def churn_registry(local_stack: str) -> dict[str, int]:  # noqa: F811
     }
 
 
-def churn_release_file(folder: Path, name: str = "churn.json", **changes: Any) -> Path:
+def churn_release_file(
+    folder: Path, name: str = "churn.json", feature_repo: Path | None = None, **changes: Any
+) -> Path:
     """Resolve the churn release from the registry like the pipeline, with config changes."""
     from retail_mlops.features.feast_store import DEFAULT_REPO
     from retail_mlops.serving.bento_store import churn_release
     from retail_mlops.serving.release import ChurnServing, write_release
 
     spec = ChurnServing.model_validate({**ChurnServing().model_dump(), **changes})
-    return write_release(churn_release(spec, str(DEFAULT_REPO)), folder, name)
+    repo = str(feature_repo or DEFAULT_REPO)
+    return write_release(churn_release(spec, repo), folder, name)
 
 
 @pytest.fixture(scope="session")
