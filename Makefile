@@ -69,6 +69,9 @@ wrk:  ## Install the wrk load generator if missing (Debian; bench-serving needs 
 bench-serving: setup wrk  ## Churn service vs mlflow serve vs bare FastAPI under wrk (JSON last)
 	$(UV) run python -m bench.serving
 
+bench-soak: setup wrk  ## Churn service for 10 minutes at half its capacity: RSS growth, p99 drift (JSON last)
+	$(UV) run python -m bench.soak
+
 bench-forecasting: setup  ## Forecasting at scale: Prophet stage, global XGBoost, top-200 accuracy (JSON last)
 	$(UV) run python -m bench.forecasting
 
@@ -79,4 +82,4 @@ clean-state:  ## Stop the services, delete local state (ZenML, MLflow, Bentos, d
 	-@test -d .venv && $(UV) run python run.py undeploy
 	rm -rf .state
 
-.PHONY: help uv sync setup run run-dev test test-unit test-kubeflow kubeflow lint bench bench-serving bench-forecasting wrk redis redis-stop undeploy clean-state
+.PHONY: help uv sync setup run run-dev test test-unit test-kubeflow kubeflow lint bench bench-serving bench-soak bench-forecasting wrk redis redis-stop undeploy clean-state

@@ -158,23 +158,35 @@ def spawn(name: str, cmd: list[str], port: int, probe: str, log: Path) -> Any:
     return launch(name, cmd, port, host=HOST, probe=probe, env=env, log_path=log)
 
 
-def tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a server's whole process tree so far."""
+def _tree(pid: int) -> list[Any]:
+    """The psutil processes of a server's whole tree (empty once it is gone)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _tree_sum(pid: int, measure: Any) -> float:
     import psutil
 
     total = 0.0
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
+    for p in _tree(pid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += measure(p)
     return total
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a server's whole process tree so far."""
+    return _tree_sum(pid, lambda p: sum(p.cpu_times()[:2]))
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a server's whole process tree, in MB."""
+    return _tree_sum(pid, lambda p: p.memory_info().rss / 2**20)
 
 
 def stop_leftovers() -> None:
@@ -200,8 +212,13 @@ def stop_leftovers() -> None:
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 
 
-def lua_script(bodies: list[str], folder: Path, name: str) -> Path:
-    """A wrk script that POSTs the bodies round-robin, each request pre-formatted once."""
+def lua_script(bodies: list[str], folder: Path, name: str, delay_ms: int | None = None) -> Path:
+    """A wrk script that POSTs the bodies round-robin, each request pre-formatted once.
+
+    With `delay_ms` (whole milliseconds: wrk truncates), each connection waits that long
+    before each request (wrk's `delay` hook): a paced load of about connections x 1000 /
+    (delay_ms + latency) requests/s, not flat out.
+    """
     for b in bodies:
         if "]==]" in b:
             raise ValueError("a body contains the Lua long-string terminator")
@@ -218,7 +235,7 @@ def lua_script(bodies: list[str], folder: Path, name: str) -> Path:
         "function request()\n"
         "  i = i % #reqs + 1\n"
         "  return reqs[i]\n"
-        "end\n"
+        "end\n" + ("" if delay_ms is None else f"function delay()\n  return {delay_ms:d}\nend\n")
     )
     return path
 
