@@ -23,12 +23,14 @@ prometheus_client in multiprocess mode, as the deprecated `bentoml.metrics` wrap
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import gc
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -148,6 +150,14 @@ class CustomerInput(BaseModel):
     customer_ids: CustomerIds
 
 
+LOOKUP_TIMEOUT_S = 2.0  # an online-store read slower than this answers 503
+STORE_RETRY_S = 1.0  # after a failed read, the store is asked again this much later
+
+
+class StoreUnavailable(RuntimeError):
+    """The online store failed or did not answer; the message is its last error."""
+
+
 class _Variants:
     """The loaded boosters and the router; swapped whole on reload."""
 
@@ -224,6 +234,11 @@ class ChurnService:
         # concurrent /predict_customer requests share one online-store read: the store's
         # client costs about a millisecond per call, whatever the number of ids in it
         self._lookups = MicroBatcher(self._lookup, RELEASE.max_batch_rows, 0.0, join=_concat)
+        # the reads run on a thread of their own, so a store that hangs or retries (redis-py
+        # backs off for seconds on a refused connection) never stalls the event loop: /predict
+        # keeps answering, and a read that outlives LOOKUP_TIMEOUT_S is a 503
+        self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="online-store")
+        self._store_down: tuple[float, str] | None = None  # (retry after, the last error)
         self._warm_online_store()
         gc.collect()
         gc.freeze()  # start-up objects never need collecting; shorter GC pauses under load
@@ -254,7 +269,34 @@ class ChurnService:
             self._store = None
             logger.warning("online feature store not ready (%s); /predict_customer retries", exc)
 
-    def _lookup(self, ids: list[str]) -> list[dict[str, Any]]:
+    async def _lookup(self, ids: list[str]) -> list[dict[str, Any]]:
+        """One online-store read for a batch of ids, bounded in time, with a short breaker.
+
+        After a failure the store is not asked again for STORE_RETRY_S: the requests in
+        between get the last error at once instead of queueing behind a read that hangs.
+        """
+        down = self._store_down
+        if down is not None and time.monotonic() < down[0]:
+            raise StoreUnavailable(down[1])
+        loop = asyncio.get_running_loop()
+        try:
+            records: list[dict[str, Any]] = await asyncio.wait_for(
+                loop.run_in_executor(self._store_thread, self._read_store, ids),
+                LOOKUP_TIMEOUT_S,
+            )
+        except Exception as exc:
+            kind = getattr(getattr(self._store, "config", None), "online_store", None)
+            reason = (f"{kind.type} store: " if kind is not None else "") + (
+                f"no answer within {LOOKUP_TIMEOUT_S:g} s"
+                if isinstance(exc, TimeoutError)
+                else f"{type(exc).__name__}: {exc}"
+            )
+            self._store_down = (time.monotonic() + STORE_RETRY_S, reason)
+            raise StoreUnavailable(reason) from exc
+        self._store_down = None
+        return records
+
+    def _read_store(self, ids: list[str]) -> list[dict[str, Any]]:
         from retail_mlops.features.feast_store import online_records
 
         return online_records(
@@ -353,18 +395,30 @@ class ChurnService:
         )
 
     @bentoml.api(route="/predict_customer", input_spec=CustomerInput)
-    async def predict_customer(self, customer_ids: CustomerIds) -> CustomerResponse:
+    async def predict_customer(
+        self,
+        customer_ids: CustomerIds,  # type: ignore[valid-type]
+        ctx: bentoml.Context,
+    ) -> CustomerResponse:
         """Score customers by id with their latest features from the online store.
 
         An id the store does not know gets status 404 in its own result; the others are scored.
+        A store that fails or does not answer makes the whole answer 503, each id's result
+        naming the store and its error (BentoML would hide a raised 5xx's message).
         """
         try:
             records = await self._lookups(list(customer_ids))
         except Exception as exc:
             # the server's problem, not the client's: 503 with the cause, never a bare 500
-            raise bentoml.exceptions.ServiceUnavailable(
-                f"online feature store unavailable: {exc}"
-            ) from exc
+            logger.warning("online feature store unavailable: %s", exc)
+            ctx.response.status_code = 503
+            detail = f"online feature store unavailable: {exc}"
+            return CustomerResponse(
+                request_id=uuid.uuid4().hex,
+                results=[
+                    CustomerResult(customer_id=c, status=503, detail=detail) for c in customer_ids
+                ],
+            )
         found = [r for r in records if r["found"]]
         scored: dict[str, tuple[str, float, int]] = {}
         request_id = uuid.uuid4().hex

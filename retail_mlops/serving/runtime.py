@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import inspect
 import json
 import os
 from collections.abc import Callable
@@ -102,6 +103,8 @@ class MicroBatcher:
     `max_latency_s`; under heavy load batches grow by themselves while the previous one runs.
     The rows are a NumPy matrix (model calls, joined with `np.vstack`) or a list (online
     store look-ups, joined by concatenation); each request gets its slice of the answer.
+    The call may be a coroutine (a look-up waiting on another thread): while it is awaited,
+    new requests queue up for the next batch.
     """
 
     def __init__(
@@ -146,6 +149,8 @@ class MicroBatcher:
                     rows += len(item[0])
                 try:
                     scores = self._score(self._join([x for x, _ in batch]))
+                    if inspect.isawaitable(scores):
+                        scores = await scores
                 except Exception as exc:
                     for _, fut in batch:
                         if not fut.done():

@@ -158,7 +158,8 @@ def test_redis_down_503s_the_lookup_only_and_both_recover_without_a_restart(
     refused = [a for a in during if a[1] == 503]
     assert refused, "no 503 while Redis was down"
     assert all(a[1] in (200, 503) for a in during)  # never a bare 500
-    assert all("online feature store unavailable" in str(a[2]) for a in refused)
+    messages = {str(a[2]) for a in refused}
+    assert all("online feature store unavailable: redis store" in m for m in messages), messages
     # /predict never needed the store: every answer 200, before, during and after
     assert {a[1] for a in rows.since(t_up) if a[0] <= t_end} == {200}
     assert len([a for a in rows.since(t_down) if a[0] < t_restart]) > 0
@@ -167,7 +168,7 @@ def test_redis_down_503s_the_lookup_only_and_both_recover_without_a_restart(
     assert after
     assert {a[1] for a in after} == {200}
     assert all(r["status"] == 200 for a in after for r in a[2]["results"])
-    assert back - t_loaded < 10  # the service's client reconnects by itself
+    assert back - t_loaded < 15  # the service's client reconnects by itself
     logger.info(
         "redis down: first 503 %.2f s after the stop; lookups answer again %.2f s after the "
         "store is reloaded",
