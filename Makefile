@@ -54,6 +54,12 @@ bench: setup  ## Benchmarks (print medians and ratios; last line JSON)
 	$(UV) run python -m bench.warehouse
 
 REDIS_PORT ?= 6379
+servers: sync  ## Start the local-servers stack's mlflow server and Redis on loopback (stop: make servers-stop)
+	$(UV) run python -m scripts.servers start
+
+servers-stop: sync  ## Stop the servers `make servers` started (by PID)
+	$(UV) run python -m scripts.servers stop
+
 redis:  ## Start a loopback redis-server for the local-servers stack (PID in .state/redis.pid)
 	@mkdir -p .state
 	redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
@@ -82,4 +88,4 @@ clean-state:  ## Stop the services, delete local state (ZenML, MLflow, Bentos, d
 	-@test -d .venv && $(UV) run python run.py undeploy
 	rm -rf .state
 
-.PHONY: help uv sync setup run run-dev test test-unit test-kubeflow kubeflow lint bench bench-serving bench-soak bench-forecasting wrk redis redis-stop undeploy clean-state
+.PHONY: help uv sync setup run run-dev test test-unit test-kubeflow kubeflow lint bench bench-serving bench-soak bench-forecasting wrk servers servers-stop redis redis-stop undeploy clean-state

@@ -64,15 +64,23 @@ def load_stack_file(name: str) -> dict[str, Any]:
     return dict(_expand(yaml.safe_load(path.read_text())))
 
 
-def ensure_mlflow_experiments(tracking_uri: str, artifact_root: str, names: list[str]) -> None:
-    """Create each experiment with its artifact location under `artifact_root` if missing."""
+def ensure_mlflow_experiments(
+    tracking_uri: str, artifact_root: str | None, names: list[str]
+) -> None:
+    """Create each experiment if missing, its artifacts under `artifact_root`.
+
+    With `artifact_root` None (a server that stores and serves artifacts itself), they go
+    where the server puts them.
+    """
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
-    Path(artifact_root).mkdir(parents=True, exist_ok=True)
+    if artifact_root is not None:
+        Path(artifact_root).mkdir(parents=True, exist_ok=True)
     for exp in names:
         if client.get_experiment_by_name(exp) is None:
-            client.create_experiment(exp, artifact_location=Path(artifact_root, exp).as_uri())
+            location = None if artifact_root is None else Path(artifact_root, exp).as_uri()
+            client.create_experiment(exp, artifact_location=location)
 
 
 def register_secrets(secrets: dict[str, dict[str, str]]) -> None:
@@ -206,5 +214,9 @@ def register_stack(name: str = "local", activate: bool = True) -> str:
     tracker = spec["components"].get("experiment_tracker", {})
     uri = (tracker.get("configuration") or {}).get("tracking_uri")
     if mlflow_spec and uri:
-        ensure_mlflow_experiments(uri, mlflow_spec["artifact_root"], mlflow_spec["experiments"])
+        if not uri.startswith("sqlite:"):  # a server: the client needs the stack's token
+            tracker_component = Client().active_stack.experiment_tracker if activate else None
+            if tracker_component is not None:
+                tracker_component.configure_mlflow()  # type: ignore[attr-defined]
+        ensure_mlflow_experiments(uri, mlflow_spec.get("artifact_root"), mlflow_spec["experiments"])
     return str(spec["name"])
