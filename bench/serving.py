@@ -149,11 +149,9 @@ def spawn(name: str, cmd: list[str], port: int, probe: str, log: Path) -> Any:
 
     Returns a `process.Deployment`, so `process.stop` ends it the same way as the services.
     """
-    from retail_mlops.deploy.process import launch
+    from retail_mlops.deploy.process import launch, own_bin_first
 
-    # `mlflow models serve` runs `uvicorn` from PATH: make it this environment's
-    bindir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": os.pathsep.join((bindir, os.environ.get("PATH", "")))}
+    env = own_bin_first(os.environ)  # `mlflow models serve` runs `uvicorn` by name
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
     return launch(name, cmd, port, host=HOST, probe=probe, env=env, log_path=log)
 
@@ -450,8 +448,11 @@ def _measure(
         "customer_sqlite": "/predict_customer",
         "customer_redis": "/predict_customer",
     }
-    bodies = {"mlflow": bodies_mlflow, "customer_sqlite": bodies_customer}
-    bodies["customer_redis"] = bodies_customer
+    bodies = {
+        "mlflow": bodies_mlflow,
+        "customer_sqlite": bodies_customer,
+        "customer_redis": bodies_customer,
+    }
     targets = {
         key: Target(
             key,

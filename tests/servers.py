@@ -10,11 +10,14 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from retail_mlops.deploy.servers import wait_answering
 
 
 def free_port() -> int:
@@ -23,6 +26,11 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
+
+requires_redis = pytest.mark.skipif(
+    shutil.which("redis-server") is None,
+    reason="redis-server is not installed (apt-get install redis-server); CI installs it",
+)
 
 POSTGRES_HINT = "apt-get install postgresql"
 
@@ -98,21 +106,16 @@ def postgres_server(timeout_s: float = 60.0) -> Iterator[str]:
         with log_path.open("wb") as log:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=root, **as_user)
         url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+        def answers() -> bool:
+            psycopg.connect(url, connect_timeout=2).close()
+            return True
+
         try:
-            deadline = time.monotonic() + timeout_s
-            while True:
-                if proc.poll() is not None:
-                    err = log_path.read_text(errors="replace")
-                    raise RuntimeError(f"postgres exited with {proc.returncode}: {err[-500:]}")
-                try:
-                    psycopg.connect(url, connect_timeout=2).close()
-                    break
-                except psycopg.OperationalError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(
-                            f"postgres (pid {proc.pid}) did not answer on port {port}"
-                        ) from None
-                    time.sleep(0.1)
+            # InfraError is a RuntimeError: the session fixture skips with its message
+            wait_answering(
+                proc, "postgres", port, answers, psycopg.OperationalError, timeout_s, log_path, 0.1
+            )
             yield url
         finally:
             proc.send_signal(signal.SIGINT)  # fast shutdown: disconnects clients, then exits

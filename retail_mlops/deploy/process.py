@@ -25,7 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,16 @@ def spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[by
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+
+def own_bin_first(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` with this interpreter's bin folder first on PATH.
+
+    A server that starts a program by name (`mlflow server` and `mlflow models serve` run
+    `uvicorn`) then runs this environment's, whatever the caller's PATH says.
+    """
+    bindir = str(Path(sys.executable).parent)
+    return {**env, "PATH": os.pathsep.join((bindir, env.get("PATH", "")))}
 
 
 def serve_command(target: str, host: str, port: int) -> list[str]:

@@ -20,10 +20,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from retail_mlops.deploy import process
 from retail_mlops.deploy.process import free_port
@@ -58,20 +59,7 @@ def redis_server(timeout_s: float = 15.0, port: int | None = None) -> Iterator[i
     )
     try:
         client = redis.Redis(host=HOST, port=port)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                raise InfraError(f"redis-server exited with {proc.returncode}: {err[-500:]}")
-            try:
-                if client.ping():
-                    break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise InfraError(
-                        f"redis-server (pid {proc.pid}) did not answer on port {port}"
-                    ) from None
-                time.sleep(0.05)
+        wait_answering(proc, "redis-server", port, client.ping, redis.ConnectionError, timeout_s)
         client.close()
         yield port
     finally:
@@ -83,6 +71,42 @@ def redis_server(timeout_s: float = 15.0, port: int | None = None) -> Iterator[i
             proc.wait(timeout=10)
         if proc.stderr:
             proc.stderr.close()
+
+
+def wait_answering(
+    proc: subprocess.Popen[Any],
+    name: str,
+    port: int,
+    answers: Callable[[], Any],
+    refused: type[BaseException] | tuple[type[BaseException], ...],
+    timeout_s: float,
+    log: Path | None = None,
+    poll_s: float = 0.05,
+) -> None:
+    """Wait until the server `proc` started answers on `port`: `answers()` returns truthy.
+
+    `refused` are the errors a server that is not listening yet makes `answers` raise.
+
+    Raises:
+        InfraError: If the server exits first (with the end of `log`, else of its stderr
+            pipe), or does not answer within `timeout_s`.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            if log is not None:
+                err = log.read_text(errors="replace")
+            else:
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise InfraError(f"{name} exited with {proc.returncode}: {err[-500:]}")
+        try:
+            if answers():
+                return
+        except refused:
+            pass
+        if time.monotonic() > deadline:
+            raise InfraError(f"{name} (pid {proc.pid}) did not answer on port {port}")
+        time.sleep(poll_s)
 
 
 def _redis_command(binary: str, port: int) -> list[str]:
@@ -106,18 +130,13 @@ def start_mlflow_server(folder: Path, port: int | None = None) -> process.Deploy
     """
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port() if port is None else port
-    # uvicorn from this environment, whatever PATH says
-    env = {
-        **os.environ,
-        "PATH": os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", ""))),
-    }
     return process.launch(
         "mlflow-server",
         _mlflow_command(folder, port),
         port,
         host=HOST,
         probe="/health",
-        env=env,
+        env=process.own_bin_first(os.environ),  # its uvicorn is this environment's
         log_path=folder / "server.log",
         label="mlflow server",
     )
@@ -163,15 +182,9 @@ def start_servers(mlflow_port: int = MLFLOW_PORT, redis_port: int = REDIS_PORT) 
         log = folder / "redis.log"
         proc = process.spawn(_redis_command(binary, redis_port), dict(os.environ), log)
         client = redis.Redis(host=HOST, port=redis_port)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if client.ping():
-                    break
-            except redis.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise InfraError(f"redis-server did not start; see {log}") from None
-                time.sleep(0.05)
+        wait_answering(
+            proc, "redis-server", redis_port, client.ping, redis.ConnectionError, 15, log
+        )
         client.close()
         running["redis"] = process.Deployment(
             "redis", "redis-server", HOST, redis_port, proc.pid, [proc.pid], time.time(), str(log)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,15 +30,12 @@ from retail_mlops.errors import InfraError
 from retail_mlops.features import feast_store
 from retail_mlops.features.customer import FEATURE_COLUMNS, customer_feature_snapshots
 from tests.conftest import PROJECT_ROOT
-from tests.servers import free_port
+from tests.servers import free_port, requires_redis
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        shutil.which("redis-server") is None,
-        reason="redis-server is not installed (apt-get install redis-server); CI installs it",
-    ),
+    requires_redis,
 ]
 
 REMOTE_REPO = PROJECT_ROOT / "feature_repo" / "remote"

@@ -11,7 +11,6 @@ afterwards.
 
 from __future__ import annotations
 
-import shutil
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,14 +20,12 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 from tests.integration.conftest import write_config
+from tests.servers import requires_redis
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        shutil.which("redis-server") is None,
-        reason="redis-server is not installed (apt-get install redis-server); CI installs it",
-    ),
+    requires_redis,
 ]
 
 TOKEN = "local-servers-test-token"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import PROJECT_ROOT
+from tests.servers import requires_redis
 from tests.serving.conftest import churn_release_file, feature_row, read_json, start_churn
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -97,8 +97,6 @@ def _backfill(store: Any) -> None:
 def redis_port(monkeypatch: pytest.MonkeyPatch) -> int:
     from retail_mlops.deploy.process import free_port
 
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server); CI installs it")
     port = free_port()
     monkeypatch.setenv("FEAST_REDIS_CONNECTION", f"127.0.0.1:{port}")
     return port
@@ -108,10 +106,16 @@ def redis_port(monkeypatch: pytest.MonkeyPatch) -> int:
 def redis_service(
     churn_registry: dict[str, int], release_dir: Path, redis_port: int
 ) -> Iterator[dict[str, Any]]:
-    """A churn service whose online store is a Redis on `redis_port`, loaded with the features."""
+    """A churn service whose online store is a Redis on `redis_port`, loaded with the features.
+
+    The Redis layout's Feast registry (in the session's state) is removed afterwards: it
+    records materializations into this Redis, which goes away with the test, and a later
+    stack on another Redis would otherwise only load what came since (incremental).
+    """
     from retail_mlops.deploy import process
     from retail_mlops.deploy.servers import redis_server
     from retail_mlops.features import feast_store
+    from retail_mlops.paths import state_dir
 
     with redis_server(port=redis_port):
         feast_store.feature_store.cache_clear()
@@ -125,8 +129,10 @@ def redis_service(
         finally:
             process.stop(dep)
             feast_store.feature_store.cache_clear()
+            (state_dir() / "feast" / "registry-redis.db").unlink(missing_ok=True)
 
 
+@requires_redis
 def test_redis_down_503s_the_lookup_only_and_both_recover_without_a_restart(
     redis_service: dict[str, Any], redis_port: int
 ) -> None:

@@ -8,7 +8,6 @@ Skipped when redis-server is not installed; CI installs it.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -23,15 +22,13 @@ from retail_mlops.features import feast_store
 from retail_mlops.features.customer import FEATURE_COLUMNS, customer_feature_snapshots
 from retail_mlops.features.definitions import offline_layout
 from tests.conftest import PROJECT_ROOT
+from tests.servers import requires_redis
 
 VIEW = "customer_features"
 TS = "event_timestamp"
 CUTOFFS = [pd.Timestamp("2010-04-01"), pd.Timestamp("2010-05-01")]
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("redis-server") is None,
-    reason="redis-server is not installed (apt-get install redis-server); CI installs it",
-)
+pytestmark = requires_redis
 
 
 @pytest.fixture(scope="module")
