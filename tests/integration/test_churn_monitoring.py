@@ -278,7 +278,12 @@ def test_monitor_backfills_replays_traffic_retrains_and_the_service_serves_the_n
         timeout=2400,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    lines = {line[:10]: line for line in result.stdout.splitlines() if line[:10] in MONTHS}
+    # the month lines ("2011-08-01: retrain (...)"), not the table printed after them
+    lines = {
+        line[:10]: line
+        for line in result.stdout.splitlines()
+        if line[:10] in MONTHS and line[10:12] == ": "
+    }
     assert set(lines) == set(MONTHS), result.stdout
     for month, test_cutoff in zip(MONTHS, RETRAIN_TEST_CUTOFFS, strict=True):
         assert lines[month].startswith(f"{month}: retrain"), lines[month]

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.integration.conftest import write_config
+from tests.integration.conftest import run_cli, write_config
 from tests.servers import requires_redis
 
 pytestmark = [
@@ -83,6 +83,7 @@ def test_the_churn_jobs_run_on_the_servers_and_the_registry_answers_over_rest(
     servers: dict[str, Any], tmp_path: Path
 ) -> None:
     import redis
+    from zenml.client import Client
 
     from retail_mlops.deploy import process
     from retail_mlops.names import MODEL_NAME
@@ -115,9 +116,14 @@ def test_the_churn_jobs_run_on_the_servers_and_the_registry_answers_over_rest(
     predictions = scoring.steps["predict_churn"].outputs["predictions"][0].load()
     assert set(predictions["model_version"]) == {1}
 
+    # as a user runs it, in a process of its own: building the Bento imports the service
+    # module, whose release is read once per process (an in-process build would leave this
+    # session's later in-process service tests with this stack's release)
     port = process.free_port()
     deploy = write_config(tmp_path, "deployment.dev.yaml", **{"parameters.churn.port": port})
-    _run("deployment", deploy, {"services": ["churn"]})
+    deployed = run_cli("deployment", "--config", str(deploy), "--service", "churn", timeout=600)
+    assert deployed.returncode == 0, deployed.stderr[-3000:]
+    assert Client().get_pipeline("deployment").last_run.stack.name == "local-servers"
     dep = process.current("churn")
     assert dep is not None
     try:
